@@ -1,0 +1,77 @@
+"""The ``factory`` command line. Subcommands are imported lazily so ``factory --help`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from factory import __version__
+from factory.errors import FactoryError, RecipeError
+
+#: command name -> (module, attribute, one-line help)
+COMMANDS = {
+    "run": ("factory.commands.run", "run_command", "Run a recipe into a run folder (resumes when rerun)."),
+    "validate": ("factory.commands.validate", "validate_command", "Check recipes without running them."),
+    "schema": ("factory.commands.validate", "schema_command", "Print the recipe JSON schema (for editor completion)."),
+    "plugins": ("factory.commands.plugins", "plugins_command", "List installed plugins."),
+    "dedup": ("factory.commands.dedup", "dedup_command", "Drop ROUGE-L near-duplicates from a JSONL file."),
+    "push": ("factory.commands.push", "push_command", "Publish a run folder's dataset (e.g. to the Hugging Face Hub)."),
+    "train": ("factory.commands.train", "train_command", "Finetune a backbone as a recipe's train section says."),
+    "report": ("factory.commands.report", "report_command", "Write an HTML report of a run folder."),
+    "new-plugin": ("factory.commands.new_plugin", "new_plugin_command", "Scaffold a new plugin distribution."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module) is not None]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        return getattr(module, attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="factory")
+def cli() -> None:
+    """factory: build multilingual instruction datasets (self-instruct, translation), filter
+    near-duplicates, publish them and finetune on them. Every part is a plugin."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="factory", standalone_mode=False)
+    except RecipeError as exc:
+        for line in exc.problems:
+            click.echo(line, err=True)
+        sys.exit(exc.exit_code)
+    except FactoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted: everything committed so far is saved; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,60 @@
+"""The English language (``en``), the default.
+
+Tokens match rouge_score's default tokenizer with ``use_stemmer=False``
+(lowercase; every character outside ``[a-z0-9]`` separates tokens), so
+near-duplicate decisions on English equal the Alpaca pipeline's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+
+from factory.hookspecs import hookimpl
+from factory.languages import Language, PromptWording
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "en" / "seed_tasks.jsonl"
+
+
+class English(Language):
+    code: ClassVar[str] = "en"
+    name: ClassVar[str] = "English"
+    script_pattern: ClassVar[str] = r"[A-Za-z]"
+    prompt: ClassVar[PromptWording] = PromptWording(
+        header=(
+            "You are helping build a varied set of tasks for teaching a language model to follow "
+            "instructions. Write 20 new tasks. Rules:\n"
+            "1. Vary the main verb of each instruction, and do not repeat the same kind of task twice.\n"
+            "2. Cover many task types: open questions, classification, rewriting, extraction, "
+            "brainstorming, step-by-step reasoning, arithmetic, explaining code, and so on.\n"
+            "3. Mix direct questions with imperative requests; keep each instruction to one or two sentences.\n"
+            "4. Every task must be doable by a text-only model: nothing that needs pictures, sound, "
+            "files, browsing or actions in the world.\n"
+            "5. Where a task needs an input, give a concrete, realistic one (a short paragraph, a list, "
+            "a sentence, a snippet) of at most 100 words; otherwise write \"<noinput>\".\n"
+            "6. Give a correct, helpful output of fewer than 100 words.\n\n"
+            "Tasks:\n"
+        ),
+        instruction_label="Instruction",
+        input_label="Input",
+        output_label="Output",
+        noinput="<noinput>",
+        noinput_aliases=("<no input>", "no input", "none", "n/a"),
+    )
+    # The words Alpaca's filter uses for tasks a text model cannot do.
+    blacklist: ClassVar[tuple[str, ...]] = (
+        "image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
+        "map", "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
+    )
+    program_task_prefixes: ClassVar[tuple[str, ...]] = ("Write a program",)
+    default_seeds: ClassVar[Path | None] = SEEDS
+
+    def tokenize(self, text: str) -> list[str]:
+        return _TOKEN_RE.findall(text.lower())
+
+
+@hookimpl
+def register_languages(register):
+    register("en", English)

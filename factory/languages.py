@@ -1,0 +1,158 @@
+"""The language plugin contract.
+
+A language plugin tells the core how to treat text in one language: how to
+tokenize it for near-duplicate filtering, how to count its words for length
+filters, whether a text is written in it, how generation prompts are worded,
+which tasks a text model cannot do, and which prompt templates training uses.
+Subclass :class:`Language`, override what differs, and register the class
+from the ``register_languages`` hook.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+
+@dataclass(frozen=True)
+class PromptWording:
+    """How the self-instruct prompt is worded in this language.
+
+    ``header`` precedes the numbered demonstrations; the labels name the
+    parts of each numbered task (``1. Instruction:``); ``noinput`` marks a
+    task without input, and ``noinput_aliases`` are other spellings a teacher
+    may produce for it (localized equivalents).
+    """
+
+    header: str
+    instruction_label: str = "Instruction"
+    input_label: str = "Input"
+    output_label: str = "Output"
+    noinput: str = "<noinput>"
+    noinput_aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A training/serving prompt format; ``{instruction}`` and ``{input}`` are filled in.
+
+    The response follows ``prompt`` directly; ``with_input`` is used when
+    the record has an input, ``without_input`` otherwise. ``response_prefix``
+    is text the training format puts between the prompt and the response
+    that the serving prompt does not end with (KoAlpaca: ``"### 답변:"`` is
+    served, ``"### 답변: {output}"`` is trained).
+    """
+
+    name: str
+    with_input: str
+    without_input: str
+    description: str = ""
+    response_prefix: str = ""
+
+    def render(self, instruction: str, input: str = "") -> str:
+        if input:
+            return self.with_input.format(instruction=instruction, input=input)
+        return self.without_input.format(instruction=instruction)
+
+
+# Training templates shared by every language (the community formats models are served with).
+ALPACA_TEMPLATE = PromptTemplate(
+    name="alpaca",
+    with_input=(
+        "Below is an instruction that describes a task, paired with an input that provides further "
+        "context. Write a response that appropriately completes the request.\n\n"
+        "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+    ),
+    without_input=(
+        "Below is an instruction that describes a task. Write a response that appropriately "
+        "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"
+    ),
+    description="Stanford Alpaca's training format (with and without input).",
+)
+
+KOALPACA_TEMPLATE = PromptTemplate(
+    name="koalpaca",
+    with_input="### 질문: {instruction}\n\n### 맥락: {input}\n\n### 답변:",
+    without_input="### 질문: {instruction}\n\n### 답변:",
+    description="KoAlpaca's question/answer format, with an optional context section.",
+    response_prefix=" ",
+)
+
+
+@dataclass
+class Language:
+    """Base class of language plugins; the defaults suit space-separated scripts."""
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    #: Regex of characters that count as "in this language" for the script check.
+    script_pattern: ClassVar[str] = r"[A-Za-z]"
+    #: Minimum share of letters that must match ``script_pattern``.
+    script_min_share: ClassVar[float] = 0.5
+    prompt: ClassVar[PromptWording]
+    #: Instruction length limits in ``count_words`` units (Alpaca: drop <= 3 or > 150 words).
+    min_instruction_words: ClassVar[int] = 4
+    max_instruction_words: ClassVar[int] = 150
+    blacklist: ClassVar[tuple[str, ...]] = ()
+    #: Instruction prefixes of "write a program" tasks a text model should not get.
+    program_task_prefixes: ClassVar[tuple[str, ...]] = ()
+    templates: ClassVar[dict[str, PromptTemplate]] = {
+        "alpaca": ALPACA_TEMPLATE,
+        "koalpaca": KOALPACA_TEMPLATE,
+    }
+    default_template: ClassVar[str] = "alpaca"
+    #: Path of the seed set shipped with the plugin (seed_tasks.jsonl), if any.
+    default_seeds: ClassVar[Path | None] = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    # -- similarity -------------------------------------------------------
+    def tokenize(self, text: str) -> list[str]:
+        """Tokens used for ROUGE-L near-duplicate filtering."""
+        return text.lower().split()
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """Batch tokenization; override when the tokenizer has a faster batch path."""
+        return [self.tokenize(text) for text in texts]
+
+    # -- length filters ---------------------------------------------------
+    def count_words(self, text: str) -> int:
+        """The length measure of length filters (Alpaca: whitespace words)."""
+        return len(text.split())
+
+    # -- script check -----------------------------------------------------
+    def is_in_language(self, text: str) -> bool:
+        """True when most letters of ``text`` are written in this language's script."""
+        letters = [ch for ch in text if ch.isalpha()]
+        if not letters:
+            return False
+        matching = sum(1 for ch in letters if re.match(self.script_pattern, ch))
+        return matching / len(letters) >= self.script_min_share
+
+    # -- task filters -----------------------------------------------------
+    def blacklisted(self, instruction: str) -> str | None:
+        """The blacklist word found in ``instruction`` (a task a text model cannot do), or None."""
+        for word in self.blacklist:
+            if re.search(rf"\b{re.escape(word)}\b", instruction, flags=re.IGNORECASE):
+                return word
+        return None
+
+    def is_program_task(self, instruction: str) -> bool:
+        stripped = instruction.strip().lower()
+        return any(stripped.startswith(prefix.lower()) for prefix in self.program_task_prefixes)
+
+    # -- templates --------------------------------------------------------
+    def template(self, name: str | None = None) -> PromptTemplate:
+        from factory.errors import UserError
+
+        chosen = name or self.default_template
+        if chosen not in self.templates:
+            known = ", ".join(sorted(self.templates))
+            raise UserError(f"unknown prompt template '{chosen}' for language '{self.code}' (known: {known})")
+        return self.templates[chosen]
+
+    # -- report -----------------------------------------------------------
+    def verb_objects(self, texts: Sequence[str]) -> list[tuple[str | None, str | None]]:
+        """(root verb, direct object) of each instruction, for the diversity sunburst."""
+        raise NotImplementedError(f"language '{self.code}' does not extract verbs and objects")

@@ -1,0 +1,325 @@
+"""The recipe: a typed, validated YAML description of one dataset build.
+
+Validation happens in two passes. The core schema below checks every core
+field (unknown keys are errors). Then each plugin section (``teacher``,
+``translate``, ``method``, ``publish``, ``train``) is checked against the
+named plugin's own ``options_model``, so plugin options get the same
+file:line:col errors as core fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from factory.errors import RecipeError
+from factory.yamlpos import PositionedYAML, load_yaml
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginSection(BaseModel):
+    """A section handled by a plugin: ``plugin`` names it, other keys are its options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    plugin: str = Field(description="Name of the plugin that handles this section (see `factory plugins`).")
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class MethodSection(PluginSection):
+    plugin: str = Field("self-instruct", description="Generation method plugin.")
+    seeds: str | None = Field(None, description="Seed tasks (seed_tasks.jsonl or Alpaca JSON/JSONL); default: the language's seed set.")
+    target: int = Field(100, ge=1, description="Number of kept (accepted) records to produce.")
+
+
+class SourceSection(Strict):
+    path: str | None = Field(None, description="Local Alpaca JSON/JSONL or seed_tasks.jsonl file.")
+    hub_dataset: str | None = Field(None, description="Hugging Face dataset id to load when online (e.g. tatsu-lab/alpaca).")
+    split: str = Field("train", description="Split of hub_dataset.")
+    limit: int | None = Field(None, ge=1, description="Use only the first N records.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SourceSection":
+        if not self.path and not self.hub_dataset:
+            raise ValueError("give either path or hub_dataset")
+        return self
+
+
+class TeacherSection(PluginSection):
+    """The teacher model; core keys (concurrency, limits, retries, price) plus the plugin's options."""
+
+
+class TranslateSection(PluginSection):
+    source_lang: str = Field("en", description="Language code of the source text.")
+    target_lang: str | None = Field(None, description="Language code to translate into; default: the recipe's language.")
+    fields: list[Literal["instruction", "input", "output"]] = Field(
+        default_factory=lambda: ["instruction", "input", "output"], description="Record fields to translate.")
+    regenerate_output: bool = Field(False, description="Translate instruction/input, then ask the teacher for the output in the target language (KoAlpaca v1.0).")
+    max_attempts: int = Field(5, ge=1, description="Attempts per request on retryable errors (429, 5xx, timeouts).")
+    backoff_initial_s: float = Field(1.0, ge=0, description="First retry delay (seconds), doubled per attempt, with jitter.")
+    price_per_million_chars: float | None = Field(None, ge=0, description="USD per 1M billed characters; default from the engine's price table.")
+
+
+class SimilarityFilter(Strict):
+    enabled: bool = Field(True, description="Drop records whose ROUGE-L F against the pool exceeds threshold.")
+    threshold: float = Field(0.7, ge=0, le=1, description="ROUGE-L F-measure above which a record is a near-duplicate (Alpaca: 0.7).")
+    field: Literal["instruction", "input", "output"] = Field("instruction", description="Field compared.")
+    against_seeds: bool = Field(True, description="Also compare against the seed tasks.")
+
+
+class FiltersSection(Strict):
+    similarity: SimilarityFilter = Field(default_factory=SimilarityFilter, description="Near-duplicate filter.")
+    min_instruction_words: int | None = Field(None, ge=0, description="Drop instructions shorter than this (language measure); default: the language's.")
+    max_instruction_words: int | None = Field(None, ge=1, description="Drop instructions longer than this; default: the language's.")
+    blacklist: bool = Field(True, description="Drop tasks a text model cannot do (language blacklist).")
+    program_tasks: bool = Field(True, description="Drop 'write a program' tasks.")
+    punctuation_start: bool = Field(True, description="Drop instructions that start with punctuation.")
+    script_check: bool = Field(True, description="Drop instructions not written in the recipe's language.")
+    empty_output: bool = Field(True, description="Drop records with an empty output.")
+    output_equals_input: bool = Field(True, description="Drop records whose output repeats the input.")
+
+
+class ExportSection(Strict):
+    enabled: bool = Field(True, description="Export accepted records as a Hugging Face dataset under data/.")
+    test_size: float = Field(0.0, ge=0, lt=1, description="Share of records in a seeded test split.")
+    seed: int = Field(42, description="Seed of the train/test split.")
+    keep_meta: bool = Field(True, description="Keep the meta column (provenance) in the exported dataset.")
+    formats: list[Literal["parquet", "jsonl"]] = Field(default_factory=lambda: ["parquet", "jsonl"], description="Files written.")
+    license: str | None = Field(None, description="License in the dataset card (default: other; see the teacher's terms).")
+
+
+class PublishSection(PluginSection):
+    plugin: str = Field("hub", description="Publisher plugin.")
+    repo: str = Field(description="Target repository, ORG/NAME.")
+    private: bool = Field(True, description="Create the repository private.")
+    revision: str | None = Field(None, description="Branch to push to.")
+
+
+class TrainSection(PluginSection):
+    plugin: str = Field("peft", description="Trainer plugin.")
+    data: str | None = Field(None, description="Alpaca JSON/JSONL to train on; default: this run's dataset.")
+    output_dir: str | None = Field(None, description="Where weights go; default: RUN/train/.")
+
+
+class Recipe(Strict):
+    name: str = Field(description="Recipe name; the default run folder is runs/<name>/.")
+    description: str = Field("", description="Free text shown in the dataset card.")
+    language: str = Field("en", description="Language plugin code of the produced data (en, ko, ...).")
+    seed: int = Field(42, description="Seed of every random choice, so a recipe reproduces its prompts.")
+    budget_usd: float | None = Field(None, ge=0, description="Stop before spending more than this (teacher + translator).")
+    batch_size: int = Field(8, ge=1, description="Teacher requests (or source records / 8) per journal batch; a batch is the unit of resume.")
+    method: MethodSection | None = Field(None, description="Generate new records (self-instruct).")
+    source: SourceSection | None = Field(None, description="Start from existing records (for translation recipes).")
+    teacher: TeacherSection | None = Field(None, description="Teacher model for generation and output regeneration.")
+    translate: TranslateSection | None = Field(None, description="Translate records from source_lang to the recipe language.")
+    filters: FiltersSection = Field(default_factory=FiltersSection, description="Quality and near-duplicate filters.")
+    export: ExportSection = Field(default_factory=ExportSection, description="Dataset export.")
+    publish: PublishSection | None = Field(None, description="Publish the exported dataset.")
+    train: TrainSection | None = Field(None, description="Finetune a backbone on the dataset.")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+            raise ValueError("use letters, digits, '.', '_' and '-' only")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Recipe":
+        if self.method and self.source:
+            raise ValueError("a recipe either generates (method) or starts from a source (source), not both")
+        if not self.method and not self.source and not self.train:
+            raise ValueError("a recipe needs method (generate), source (translate/filter) or train")
+        if self.method and not self.teacher:
+            raise ValueError("method needs a teacher section")
+        if self.translate and not self.source:
+            raise ValueError("translate needs a source section")
+        if self.translate and self.translate.regenerate_output and not self.teacher:
+            raise ValueError("translate.regenerate_output needs a teacher section")
+        return self
+
+    @property
+    def is_data_recipe(self) -> bool:
+        return bool(self.method or self.source)
+
+
+PLUGIN_SECTIONS = {"method": "method", "teacher": "teacher", "translate": "translator", "publish": "publisher", "train": "trainer"}
+
+
+def _format_loc(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(recipe)"
+
+
+def _problem(source_name: str, doc: PositionedYAML | None, loc: tuple, message: str, overrides: dict[str, Any],
+             at_value: bool = False) -> str:
+    dotted = _format_loc(loc)
+    for key in overrides:
+        if dotted == key or dotted.startswith(key + "."):
+            return f"--set {key}: {dotted}: {message}"
+    line, col = doc.position(loc, value=at_value) if doc else (1, 1)
+    return f"{source_name}:{line}:{col}: {dotted}: {message}"
+
+
+def _at_value(error: dict[str, Any]) -> bool:
+    """Type and value errors point at the value; unknown or missing keys at the key."""
+    return error["type"] not in ("extra_forbidden", "missing")
+
+
+def _clean_message(error: dict[str, Any]) -> str:
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required field is missing"
+    return message.removeprefix("Value error, ")
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a copy of ``data``."""
+    result = copy.deepcopy(data) if isinstance(data, dict) else {}
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError([f"--set {item}: expected KEY=VALUE, e.g. --set teacher.model=gpt-4o-mini"])
+        key, raw = item.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise RecipeError([f"--set {item}: empty key"])
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        target = result
+        for part in parts[:-1]:
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        target[parts[-1]] = value
+    return result
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    return {item.split("=", 1)[0].strip(): item.split("=", 1)[1] if "=" in item else "" for item in overrides}
+
+
+class LoadedRecipe:
+    """A validated recipe, where it came from, and its plugins' validated options."""
+
+    def __init__(self, recipe: Recipe, path: Path, data: dict[str, Any], plugin_options: dict[str, dict[str, Any]]):
+        self.recipe = recipe
+        self.path = path
+        self.data = data  # the resolved raw mapping (after --set), secret-free by design
+        self.plugin_options = plugin_options  # section -> validated plugin options (model_dump)
+
+
+SECTION_MODELS = {"method": MethodSection, "teacher": TeacherSection, "translate": TranslateSection,
+                  "publish": PublishSection, "train": TrainSection}
+
+
+def _validate_plugin_sections(data: dict[str, Any], problem) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Check each plugin section's extra keys against the named plugin's options model (raw data, so
+    this runs even when the core schema found problems elsewhere)."""
+    from factory.plugins import get_registry
+
+    registry = get_registry()
+    validated: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for section, kind in PLUGIN_SECTIONS.items():
+        raw = data.get(section)
+        if not isinstance(raw, dict):
+            continue
+        section_model = SECTION_MODELS[section]
+        default_plugin = section_model.model_fields["plugin"].default
+        name = raw.get("plugin", default_plugin)
+        if not isinstance(name, str) or not name:
+            continue  # the core schema reports it
+        if not registry.has(kind, name):
+            installed = ", ".join(registry.names(kind)) or "none"
+            problems.append(problem((section, "plugin"), f"no {kind} plugin named '{name}' is installed (installed: {installed})", True))
+            continue
+        plugin = registry.get(kind, name).obj
+        options = {k: v for k, v in raw.items() if k not in section_model.model_fields}
+        if section == "teacher":
+            from factory.teaching import TeacherSettings
+
+            core_keys = set(TeacherSettings.model_fields)
+            core = {k: v for k, v in options.items() if k in core_keys}
+            options = {k: v for k, v in options.items() if k not in core_keys}
+            try:
+                validated["teacher_settings"] = TeacherSettings.model_validate(core).model_dump()
+            except ValidationError as exc:
+                for err in exc.errors():
+                    problems.append(problem((section,) + tuple(err["loc"]), _clean_message(err), _at_value(err)))
+        model = getattr(plugin, "options_model", None)
+        if model is None:
+            validated[section] = options
+            continue
+        try:
+            validated[section] = model.model_validate(options).model_dump()
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(problem((section,) + tuple(err["loc"]), _clean_message(err), _at_value(err)))
+    language = data.get("language", Recipe.model_fields["language"].default)
+    needs_language = any(k in data for k in ("method", "source", "train"))
+    if needs_language and isinstance(language, str) and not registry.has("language", language):
+        installed = ", ".join(registry.names("language")) or "none"
+        problems.append(problem(("language",), f"no language plugin named '{language}' is installed (installed: {installed})", True))
+    return validated, problems
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plugins: bool = True) -> LoadedRecipe:
+    """Load, override and validate a recipe; every problem is one ``file:line:col: field: message`` line."""
+    path = Path(path)
+    overrides = overrides or []
+    doc = load_yaml(path)
+    source_name = str(path)
+    if doc.data is None:
+        raise RecipeError([f"{source_name}:1:1: (recipe): the recipe is empty"])
+    if not isinstance(doc.data, dict):
+        raise RecipeError([f"{source_name}:1:1: (recipe): a recipe is a mapping of keys to values"])
+    data = apply_overrides(doc.data, overrides)
+    override_map = parse_overrides(overrides)
+
+    def problem(loc: tuple, message: str, at_value: bool = False) -> str:
+        return _problem(source_name, doc, loc, message, override_map, at_value)
+
+    problems: list[str] = []
+    recipe = None
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            section = loc[0] if loc else None
+            if section in SECTION_MODELS and err["type"] == "extra_forbidden":
+                continue  # plugin sections allow extra keys; the plugin pass judges them
+            problems.append(problem(loc, _clean_message(err), _at_value(err)))
+    plugin_options: dict[str, dict[str, Any]] = {}
+    if check_plugins:
+        plugin_options, plugin_problems = _validate_plugin_sections(data, problem)
+        problems.extend(plugin_problems)
+    if problems or recipe is None:
+        raise RecipeError(_sorted_by_position(problems))
+    return LoadedRecipe(recipe, path, data, plugin_options)
+
+
+def _sorted_by_position(problems: list[str]) -> list[str]:
+    def key(line: str):
+        match = re.match(r".*?:(\d+):(\d+): ", line)
+        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+    return sorted(dict.fromkeys(problems), key=key)
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    """JSON schema of the core recipe (for editor completion); plugin sections allow plugin keys."""
+    return Recipe.model_json_schema()

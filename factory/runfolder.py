@@ -1,0 +1,239 @@
+"""The run folder: the single source of truth of a run, always resumable.
+
+Layout::
+
+    RUN/recipe.yaml      resolved recipe (secret-free: secrets are env-var names)
+    RUN/state.json       fingerprint, committed batches and byte offsets (atomic replace)
+    RUN/accepted.jsonl   append-only journal of accepted records
+    RUN/rejected.jsonl   rejected records with a reason code
+    RUN/stats.json       counts, usage, cost, timings (atomic replace)
+    RUN/cache/           response caches
+    RUN/data/            the exported dataset
+
+A batch is committed by appending its accepted and rejected lines, fsyncing
+both files, then atomically replacing ``state.json`` with the new byte
+offsets. On open, both journals are truncated back to the committed offsets,
+so a kill at any instant loses no committed record and duplicates none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from factory.errors import UserError
+from factory.records import Record
+
+STATE_VERSION = 1
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file, fsync and rename: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+@dataclass
+class RunState:
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    batches_done: int = 0
+    accepted_bytes: int = 0
+    rejected_bytes: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    stages_done: list[str] = field(default_factory=list)
+    counters: dict[str, Any] = field(default_factory=dict)  # usage and rejection counts, restored on resume
+    started_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, **self.__dict__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunState":
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**data)
+
+
+def diff_fingerprints(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable list of changed paths between two fingerprints."""
+    changes: list[str] = []
+    for key in sorted(set(old) | set(new), key=str):
+        path = f"{prefix}{key}"
+        a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes.extend(diff_fingerprints(a, b, path + "."))
+        elif a != b:
+            changes.append(f"{path}: {json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}")
+    return changes
+
+
+class RunFolder:
+    """Owns every file of one run folder."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.state = RunState()
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def accepted_path(self) -> Path:
+        return self.path / "accepted.jsonl"
+
+    @property
+    def rejected_path(self) -> Path:
+        return self.path / "rejected.jsonl"
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def stats_path(self) -> Path:
+        return self.path / "stats.json"
+
+    @property
+    def recipe_path(self) -> Path:
+        return self.path / "recipe.yaml"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path / "cache"
+
+    def exists(self) -> bool:
+        return self.state_path.exists()
+
+    # -- lifecycle -------------------------------------------------------------
+    def open(self, fingerprint: dict[str, Any], recipe_data: dict[str, Any], restart: bool = False) -> bool:
+        """Create or resume the run; returns True when resuming.
+
+        A changed fingerprint (data-affecting recipe fields) refuses to resume,
+        naming what changed; ``restart`` moves the old folder aside first.
+        """
+        if restart and self.path.exists():
+            backup = self.path.with_name(f"{self.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.move(str(self.path), str(backup))
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.cache_dir.mkdir(exist_ok=True)
+        resuming = self.exists()
+        if resuming:
+            try:
+                self.state = RunState.from_json(json.loads(self.state_path.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise UserError(f"{self.state_path}: unreadable run state ({exc}); rerun with --restart to start fresh") from None
+            changes = diff_fingerprints(self.state.fingerprint, fingerprint)
+            if changes:
+                lines = "; ".join(changes[:6])
+                raise UserError(
+                    f"{self.path}: the recipe changed since this run started ({lines}); "
+                    f"earlier work would not match. Rerun with --restart to start fresh "
+                    f"(the old folder is kept as {self.path.name}.old-<time>), or use --out for a new folder"
+                )
+            self._truncate_to_committed()
+        else:
+            self.state = RunState(fingerprint=fingerprint)
+            for path in (self.accepted_path, self.rejected_path):
+                path.write_bytes(b"")
+            self._save_state()
+        atomic_write_text(self.recipe_path, yaml.safe_dump(recipe_data, allow_unicode=True, sort_keys=False))
+        return resuming
+
+    def _truncate_to_committed(self) -> None:
+        for path, size in ((self.accepted_path, self.state.accepted_bytes), (self.rejected_path, self.state.rejected_bytes)):
+            if not path.exists():
+                if size:
+                    raise UserError(f"{path}: missing but the run state says {size} bytes were committed; rerun with --restart")
+                path.write_bytes(b"")
+                continue
+            actual = path.stat().st_size
+            if actual < size:
+                raise UserError(f"{path}: shorter than the committed {size} bytes (was it edited?); rerun with --restart")
+            if actual > size:
+                with path.open("r+b") as handle:
+                    handle.truncate(size)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+
+    def _save_state(self) -> None:
+        atomic_write_json(self.state_path, self.state.to_json())
+
+    # -- journal ---------------------------------------------------------------
+    def commit_batch(self, accepted: list[Record], rejected: list[tuple[Record, str, str]], counters: dict[str, Any]) -> None:
+        """Append one batch to both journals durably, then record it as done."""
+        batch = self.state.batches_done
+        self.state.accepted_bytes = self._append(self.accepted_path, (r.to_dict() for r in accepted))
+        self.state.rejected_bytes = self._append(
+            self.rejected_path,
+            ({**r.to_dict(), "reason": reason, "detail": detail, "batch": batch} for r, reason, detail in rejected),
+        )
+        self.state.accepted += len(accepted)
+        self.state.rejected += len(rejected)
+        self.state.batches_done = batch + 1
+        self.state.counters = counters
+        self._save_state()
+
+    @staticmethod
+    def _append(path: Path, rows: Iterator[dict[str, Any]]) -> int:
+        with path.open("ab") as handle:
+            for row in rows:
+                handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+            return handle.tell()
+
+    def mark_stage_done(self, stage: str, counters: dict[str, Any] | None = None) -> None:
+        if stage not in self.state.stages_done:
+            self.state.stages_done.append(stage)
+        if counters is not None:
+            self.state.counters = counters
+        self._save_state()
+
+    def reset_stage(self, stage: str) -> None:
+        if stage in self.state.stages_done:
+            self.state.stages_done.remove(stage)
+            self._save_state()
+
+    def accepted_records(self) -> list[Record]:
+        return list(iter_records(self.accepted_path))
+
+    def write_stats(self, stats: dict[str, Any]) -> None:
+        atomic_write_json(self.stats_path, stats)
+
+
+def iter_records(path: Path) -> Iterator[Record]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield Record.from_dict(json.loads(line))
+
+
+def open_existing(path: str | Path) -> RunFolder:
+    """A run folder made earlier (for report, push, train); a clear error when it is not one."""
+    folder = RunFolder(path)
+    if not folder.path.is_dir():
+        raise UserError(f"{folder.path}: no such run folder")
+    if not folder.accepted_path.exists():
+        raise UserError(f"{folder.path}: not a run folder (no accepted.jsonl)")
+    if folder.state_path.exists():
+        folder.state = RunState.from_json(json.loads(folder.state_path.read_text(encoding="utf-8")))
+    return folder

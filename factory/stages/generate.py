@@ -1,0 +1,92 @@
+"""Generate records with the recipe's method and teacher until the target is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from factory.context import RunContext, build_teacher_client
+from factory.errors import StopRun
+from factory.plugins import get_plugin
+from factory.stages.commit import build_filter_chain, filter_and_commit
+
+
+class GenerateStage:
+    name = "generate"
+
+    def describe(self, ctx: RunContext) -> str:
+        t = ctx.recipe.teacher
+        model = ctx.loaded.plugin_options.get("teacher", {}).get("model") or ctx.loaded.plugin_options.get("teacher", {}).get("bundled")
+        return f"generate: {ctx.recipe.method.plugin} with teacher {t.plugin}:{model}, target {ctx.recipe.method.target} kept, then filter"
+
+    def method(self, ctx: RunContext):
+        return get_plugin("method", ctx.recipe.method.plugin)(**ctx.loaded.plugin_options.get("method", {}))
+
+    def run(self, ctx: RunContext) -> None:
+        asyncio.run(self._run(ctx))
+
+    async def _run(self, ctx: RunContext) -> None:
+        from factory.teaching import TeacherRequestFailed
+
+        recipe = ctx.recipe
+        method = self.method(ctx)
+        language = ctx.language
+        chain = build_filter_chain(ctx, with_seeds=True)
+        client = build_teacher_client(ctx, self.name)
+        usage = ctx.usage_for(self.name)
+        target = recipe.method.target
+        stalled = int(ctx.run.state.counters.get("stalled_batches", 0))
+        max_stalled = method.options.max_stalled_batches
+        first_number = min(method.options.num_prompt_instructions, len(ctx.seeds)) + 1
+        ctx.provenance["teacher"] = {"plugin": recipe.teacher.plugin, "identity": client.teacher.identity}
+        ctx.provenance["prompt_sha256"] = method_prompt_hash(method, ctx)
+        ctx.progress.start("generate", target, ctx.run.state.accepted)
+        started = time.monotonic()
+        base_seconds = ctx.stage_seconds.get(self.name, 0.0)
+        try:
+            while ctx.run.state.accepted < target:
+                batch_no = ctx.run.state.batches_done
+                requests = method.requests_for_batch(batch_no, recipe.batch_size, ctx.seeds, language, recipe.seed)
+                results = await client.complete_many(requests)
+                candidates, rejected = [], []
+                for index, result in enumerate(results):
+                    prefix = f"gen-{batch_no:05d}-{index:02d}"
+                    if isinstance(result, TeacherRequestFailed):
+                        from factory.records import Record
+
+                        rejected.append((Record(instruction="", id=prefix), "teacher_failed", str(result)[:300]))
+                        continue
+                    parsed, bad = method.parse(result, language.prompt, first_number, prefix)
+                    candidates.extend(parsed)
+                    rejected.extend(bad)
+                for record in candidates:
+                    record.meta.update({"source": "generated", "method": recipe.method.plugin,
+                                        "teacher": client.teacher.identity, "language": recipe.language, "batch": batch_no})
+                ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
+                kept = filter_and_commit(ctx, chain, candidates, rejected)
+                stalled = 0 if kept else stalled + 1
+                ctx.run.state.counters["stalled_batches"] = stalled
+                ctx.progress.update(
+                    ctx.run.state.accepted, requests=usage.requests, cached=usage.cached_requests,
+                    tokens=usage.prompt_tokens + usage.completion_tokens, cost=f"${usage.cost_usd:.4f}",
+                    rejected=ctx.run.state.rejected,
+                )
+                if stalled >= max_stalled:
+                    raise StopRun(
+                        f"generate: {stalled} batches in a row kept nothing (the teacher repeats itself or fails); "
+                        f"stopping with {ctx.run.state.accepted}/{target} kept. Try a stronger teacher or a higher temperature"
+                    )
+        finally:
+            ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
+            ctx.progress.finish()
+            await client.aclose()
+
+
+def method_prompt_hash(method, ctx: RunContext) -> str:
+    """Hash of the prompt wording (header and labels) so a dataset card can say which prompt made it."""
+    import hashlib
+
+    wording = ctx.language.prompt
+    header = method.options.header if getattr(method.options, "header", None) is not None else wording.header
+    text = "\x1f".join([header, wording.instruction_label, wording.input_label, wording.output_label, wording.noinput])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

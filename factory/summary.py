@@ -1,0 +1,34 @@
+"""The one-screen summary printed at the end of a run."""
+
+from __future__ import annotations
+
+import click
+
+from factory.filters import REASONS
+
+
+def print_summary(outcome) -> None:
+    ctx, stats = outcome.ctx, outcome.stats
+    run = ctx.run
+    lines = [f"run folder: {run.path}"]
+    if ctx.recipe.is_data_recipe:
+        target = f" (target {stats['target']})" if stats.get("target") else ""
+        lines.append(f"kept: {stats['accepted']}{target}   rejected: {stats['rejected']}")
+        for reason, count in stats["rejections"].items():
+            lines.append(f"  {reason:<24} {count:>6}  {REASONS.get(reason, '')}")
+        totals = stats["totals"]
+        lines.append(
+            f"teacher: {totals['requests']} requests ({totals['cached_requests']} from cache, {totals['failed_requests']} failed), "
+            f"{totals['prompt_tokens'] + totals['completion_tokens']:,} tokens; translator: {totals['billed_characters']:,} billed characters; "
+            f"cost ${totals['cost_usd']:.4f}"
+        )
+        if ctx.recipe.export.enabled and run.data_dir.exists():
+            lines.append(f"dataset: {run.data_dir}  (datasets.load_dataset(\"{run.data_dir}\"))")
+        lines.append("next:")
+        lines.append(f"  factory report {run.path}            # look at the data before training on it")
+        lines.append(f"  factory push {run.path} --repo ORG/NAME   # publish to the Hugging Face Hub (private by default)")
+        lines.append("  use a stronger teacher: --set teacher.plugin=openai --set teacher.model=gpt-4o-mini (needs OPENAI_API_KEY)")
+    train_dir = run.path / "train"
+    if ctx.recipe.train and train_dir.exists():
+        lines.append(f"model: {train_dir}")
+    click.echo("\n".join(lines))

@@ -1,0 +1,76 @@
+"""Deterministic fake teachers for tests: they answer a self-instruct prompt in its own format.
+
+A responder takes the request JSON (as the loopback OpenAI server receives it)
+and returns the continuation text. The tasks are composed from small word
+banks seeded by the prompt's hash, so the same prompt always gets the same
+answer, different prompts get different answers, and some tasks repeat with
+small changes: the near-duplicate filter has real work to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from typing import Any
+
+_EN_VERBS = ["Summarize", "Explain", "Classify", "Rewrite", "List", "Compare", "Translate", "Describe", "Suggest",
+             "Evaluate", "Outline", "Identify", "Convert", "Estimate", "Recommend", "Correct", "Name", "Rank"]
+_EN_OBJECTS = ["the main argument of", "three risks of", "the tone of", "two advantages of", "the key steps of",
+               "a short title for", "the difference between tea and coffee in", "common mistakes in",
+               "the budget of", "the history of", "a polite reply to", "the grammar errors in"]
+_EN_TOPICS = ["a city bicycle program", "remote work policies", "a bakery's weekly menu", "a school science fair",
+              "solar panels for apartments", "a museum membership plan", "a hiking trip in autumn", "a job interview",
+              "a customer complaint about late delivery", "learning a second language", "a neighborhood library",
+              "saving money on groceries", "a mobile banking app", "a community garden", "a volunteer schedule"]
+
+_KO_VERBS = ["요약해 주세요", "설명해 주세요", "분류해 주세요", "다시 써 주세요", "나열해 주세요", "비교해 주세요",
+             "추천해 주세요", "평가해 주세요", "정리해 주세요", "고쳐 주세요", "제안해 주세요", "분석해 주세요"]
+_KO_OBJECTS = ["핵심 내용을", "장점과 단점을", "주요 위험을", "필요한 준비물을", "예상 비용을", "좋은 제목을",
+               "자주 하는 실수를", "적절한 답장을", "중요한 단계를", "문법 오류를"]
+_KO_TOPICS = ["동네 도서관 운영", "재택근무 규정", "김장 준비", "대학 입시 면접", "전세 계약", "지하철 출퇴근",
+              "주말 등산 계획", "카페 창업", "건강검진 결과", "이사 준비", "온라인 쇼핑 환불", "회사 회식 문화",
+              "명절 선물 고르기", "반려견 산책", "학교 축제 기획"]
+
+
+def _next_number(prompt: str) -> int:
+    found = re.findall(r"(\d+)\s*\.\s*[^\n:：]+[:：]\s*$", prompt.strip())
+    if found:
+        return int(found[-1])
+    numbers = re.findall(r"(?m)^(\d+)\s*\.", prompt)
+    return int(numbers[-1]) + 1 if numbers else 1
+
+
+def _labels(prompt: str) -> tuple[str, str, str]:
+    tail = prompt.strip().splitlines()[-1]
+    instruction_label = re.sub(r"^\d+\s*\.\s*", "", tail).rstrip(":：").strip() or "Instruction"
+    labels = re.findall(r"(?m)^1\.\s*([^\n:：]+)[:：]", prompt)
+    if len(labels) >= 3:
+        return labels[0].strip(), labels[1].strip(), labels[2].strip()
+    return instruction_label, "Input", "Output"
+
+
+def self_instruct_responder(request: dict[str, Any], tasks: int = 20) -> str:
+    """Continue a numbered self-instruct prompt with tasks up to number ``tasks`` (the stop sequence cuts there)."""
+    prompt = request.get("prompt")
+    if prompt is None:
+        prompt = str((request.get("messages") or [{}])[-1].get("content", ""))
+    rng = random.Random(hashlib.sha256(prompt.encode("utf-8")).hexdigest())
+    korean = bool(re.search(r"[가-힣]", prompt.split("###")[0]))
+    first = _next_number(prompt)
+    label_i, label_in, label_out = _labels(prompt)
+    parts: list[str] = []
+    for number in range(first, tasks + 1):
+        if korean:
+            topic = rng.choice(_KO_TOPICS)
+            instruction = f"{topic}에 관한 {rng.choice(_KO_OBJECTS)} {rng.choice(_KO_VERBS)}."
+            input_text = f"{topic}에 대해 팀에서 나온 의견을 모은 메모입니다." if rng.random() < 0.4 else "<noinput>"
+            output = f"{topic}의 요점은 일정, 비용, 참여자의 만족도입니다."
+        else:
+            topic = rng.choice(_EN_TOPICS)
+            instruction = f"{rng.choice(_EN_VERBS)} {rng.choice(_EN_OBJECTS)} {topic}."
+            input_text = f"Notes from a meeting about {topic}." if rng.random() < 0.4 else "<noinput>"
+            output = f"The key points about {topic} are cost, timing and who takes part."
+        head = f" {instruction}" if number == first else f"{number}. {label_i}: {instruction}"
+        parts.append(f"{head}\n{number}. {label_in}:\n{input_text}\n{number}. {label_out}:\n{output}\n###\n")
+    return "".join(parts)

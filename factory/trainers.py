@@ -1,0 +1,34 @@
+"""The trainer plugin contract: finetune a backbone on an Alpaca-format dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol
+
+
+@dataclass
+class TrainJob:
+    """Everything a trainer needs, resolved by the core from the recipe."""
+
+    data_files: list[Path]  # Alpaca JSON/JSONL files
+    output_dir: Path
+    options: dict[str, Any]  # the recipe's train section, validated by the plugin's options_model
+    language: Any  # factory.languages.Language, for prompt templates
+    progress: Callable[[dict[str, Any]], None] | None = None
+    resume: bool = True
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer(Protocol):
+    options_model: ClassVar[type]
+
+    def train(self, job: TrainJob) -> TrainResult: ...
+
+    def launch_command(self, job: TrainJob, recipe_path: str) -> list[str]:
+        """The exact accelerate/torchrun command for multi-GPU runs (``--print-launch``)."""

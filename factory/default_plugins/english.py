@@ -54,6 +54,10 @@ class English(Language):
     def tokenize(self, text: str) -> list[str]:
         return _TOKEN_RE.findall(text.lower())
 
+    def is_in_language(self, text: str) -> bool:
+        # Alpaca's rule (first character ASCII) plus a Latin-letter majority, so English decisions match Alpaca's
+        return text[:1].isascii() and super().is_in_language(text)
+
 
 @hookimpl
 def register_languages(register):

@@ -87,15 +87,20 @@ class SelfInstruct:
         text = completion.text
         if not re.match(rf"\s*\d+\s*[.)]\s*({alternatives})\s*[:：]", text, re.IGNORECASE):
             text = f"{first_number}. {wording.instruction_label}:" + text
-        chunks = [c for c in re.split(r"\n?\s*###+\s*\n?", text)]
         noinputs = {wording.noinput.lower(), "<noinput>", *[a.lower() for a in wording.noinput_aliases]}
+        instruction_labels = {x.lower() for x in labels["instruction"]}
+        # tasks are split on "###" and, when a separator is missing, on each new instruction label
+        tasks: list[str] = []
+        for chunk in re.split(r"\n?\s*###+\s*\n?", text):
+            starts = [m.start() for m in label_re.finditer(chunk) if m.group(2).lower() in instruction_labels]
+            bounds = [0] + [b for b in starts if b > 0] + [len(chunk)]
+            tasks.extend(chunk[a:b] for a, b in zip(bounds, bounds[1:]))
+        tasks = [t for t in tasks if t.strip()]
         candidates: list[Record] = []
         rejected: list[tuple[Record, str, str]] = []
-        for position, chunk in enumerate(chunks):
-            if not chunk.strip():
-                continue
+        for position, chunk in enumerate(tasks):
             record_id = f"{id_prefix}-{position}"
-            if position == len(chunks) - 1 and completion.finish_reason == "length":
+            if position == len(tasks) - 1 and completion.finish_reason == "length":
                 rejected.append((Record(instruction=chunk.strip()[:500], id=record_id), "truncated", "finish_reason=length"))
                 continue
             fields: dict[str, str] = {}

@@ -1,0 +1,165 @@
+"""The dataset card (factory.card) as written by an export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from factory import __version__
+from factory.card import BEGIN, END, split_front_matter
+from factory.export import export_run
+from factory.secrets_scan import scan_paths
+from factory.testing.sample_run import SAMPLE_RECIPE, sample_records, sample_stats, write_sample_run
+
+datasets = pytest.importorskip("datasets")
+
+FAKE_ENV_SECRET = "zq81-Fake-Secret-Value-77"
+FAKE_OPENAI_KEY = "sk-proj-" + "Q7" * 20
+
+
+def read_card(folder):
+    return split_front_matter((folder / "README.md").read_text(encoding="utf-8"))
+
+
+def test_korean_card_metadata(tmp_path):
+    run = write_sample_run(tmp_path / "run")
+    summary = export_run(run, test_size=0.25)
+    text = (summary.folder / "README.md").read_text(encoding="utf-8")
+    meta, _ = read_card(summary.folder)
+
+    assert "\nlanguage: ko\n" in text
+    assert meta["language"] == "ko"
+    assert meta["license"] == "other"
+    assert meta["task_categories"] == ["text-generation"]
+    assert meta["size_categories"] == ["n<1K"]
+    assert meta["source_datasets"] == ["original"]
+    assert {"synthetic", "self-instruct"} <= set(meta["tags"])
+    assert meta["pretty_name"] == "Ko Sample"
+    assert meta["configs"] == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "train-00000-of-00001.parquet"},
+        {"split": "test", "path": "test-00000-of-00001.parquet"}]}]
+    splits = {s["name"]: s["num_examples"] for s in meta["dataset_info"]["splits"]}
+    assert splits == summary.splits
+    assert sum(splits.values()) == sample_stats(len(sample_records()))["accepted"]
+
+
+def test_korean_card_body_has_full_provenance(tmp_path):
+    run = write_sample_run(tmp_path / "run")
+    summary = export_run(run)
+    _, body = read_card(summary.folder)
+    stats = sample_stats(len(sample_records()))
+    prov = stats["provenance"]
+
+    expected = [
+        prov["method"], prov["teacher"]["model"], prov["teacher"]["endpoint_kind"], prov["teacher"]["plugin"],
+        prov["seed_set"]["path"], prov["seed_set"]["sha256"], prov["prompt_sha256"],
+        "| similarity.threshold | 0.7 |", "| max_instruction_words | 150 |",
+        stats["started_at"], stats["finished_at"], f"factory {prov['factory_version']}",
+        "| translator | none |", "12,345", "6,789", "$0.0059", SAMPLE_RECIPE["description"],
+        "## Known limitations", "## License note", "terms of use",
+    ]
+    for needle in expected:
+        assert needle in body, needle
+    for reason, count in stats["rejections"].items():
+        assert f"| {reason} | {count} |" in body
+    # a few sample records, verbatim
+    first = sample_records()[0]
+    assert json.dumps(first["instruction"], ensure_ascii=False) in body
+    assert body.count("```json") == 3
+    assert body.count(BEGIN) == 1 and body.count(END) == 1
+
+
+def test_translator_provenance_and_license_note(tmp_path):
+    stats = sample_stats(len(sample_records()))
+    stats["provenance"].update(method=None, translator={"plugin": "deepl", "source_lang": "en", "target_lang": "ko",
+                                                        "formality": "prefer_more"})
+    run = write_sample_run(tmp_path / "run", extra_stats={"provenance": stats["provenance"]},
+                           extra_recipe={"source": {"hub_dataset": "tatsu-lab/alpaca"}})
+    summary = export_run(run)
+    meta, body = read_card(summary.folder)
+    assert "machine-translated" in meta["tags"]
+    assert meta["source_datasets"] == ["tatsu-lab/alpaca"]
+    assert "machine-translated with deepl" in body
+    assert "| translator formality | prefer_more |" in body
+    assert "Translations were made with deepl" in body
+
+
+def test_no_secret_in_any_exported_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTORY_TEST_API_KEY", FAKE_ENV_SECRET)
+    stats = sample_stats(len(sample_records()))
+    stats["provenance"]["teacher"]["api_key"] = FAKE_OPENAI_KEY
+    stats["provenance"]["teacher"]["base_url"] = f"https://user:{FAKE_ENV_SECRET}@example.invalid/v1"
+    run = write_sample_run(
+        tmp_path / "run", extra_stats={"provenance": stats["provenance"], "hf_token": "hf_" + "x1" * 20},
+        extra_recipe={"description": f"made with key {FAKE_ENV_SECRET}",
+                      "teacher": {"plugin": "openai", "model": "gpt-4o-mini", "api_key": FAKE_OPENAI_KEY,
+                                  "api_key_env": "OPENAI_API_KEY"}})
+    summary = export_run(run)
+
+    for name in summary.files:
+        data = (summary.folder / name).read_bytes()
+        assert FAKE_ENV_SECRET.encode() not in data, name
+        assert FAKE_OPENAI_KEY.encode() not in data, name
+        assert b"hf_x1x1" not in data, name
+    assert scan_paths([summary.folder]) == []
+    recipe = yaml.safe_load((summary.folder / "recipe.yaml").read_text(encoding="utf-8"))
+    assert "api_key" not in recipe["teacher"]
+    assert recipe["teacher"]["api_key_env"] == "OPENAI_API_KEY"  # the variable's name is not a secret
+    exported_stats = json.loads((summary.folder / "stats.json").read_text(encoding="utf-8"))
+    assert "api_key" not in exported_stats["provenance"]["teacher"]
+    assert exported_stats["totals"]["prompt_tokens"] == 12345  # token *counts* survive the scrub
+
+
+def test_merges_with_the_card_datasets_writes(tmp_path):
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    run = write_sample_run(tmp_path / "run")
+    folder = run / "data"
+    folder.mkdir()
+    dataset = datasets.Dataset.from_list([{"instruction": "x", "output": "y"}])
+    card_data = DatasetCardData(license="cc-by-4.0", annotations_creators=["machine-generated"], tags=["korean"])
+    DatasetInfosDict({"default": dataset.info}).to_dataset_card_data(card_data)
+    MetadataConfigs({"default": {"data_files": [{"split": "train", "path": "data/train-*"}]}}).to_dataset_card_data(
+        card_data)
+    (folder / "README.md").write_text(f"---\n{card_data.to_yaml()}\n---\n\n# Notes\n\nWritten by a person.\n",
+                                      encoding="utf-8")
+
+    summary = export_run(run)
+    meta, body = read_card(folder)
+    assert meta["license"] == "cc-by-4.0"  # theirs: the recipe does not set one
+    assert meta["annotations_creators"] == ["machine-generated"]
+    assert meta["tags"][0] == "korean" and "synthetic" in meta["tags"]
+    assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "train-00000-of-00001.parquet"}]
+    assert meta["dataset_info"]["splits"] == [{"name": "train", "num_bytes": meta["dataset_info"]["splits"][0]
+                                               ["num_bytes"], "num_examples": summary.splits["train"]}]
+    assert "Written by a person." in body and BEGIN in body
+
+    # merging again is a fixed point, and an explicit recipe license is ours
+    before = (folder / "README.md").read_bytes()
+    export_run(run)
+    assert (folder / "README.md").read_bytes() == before
+    (run / "recipe.yaml").write_text(yaml.safe_dump({**SAMPLE_RECIPE, "export": {"license": "cc-by-nc-4.0"}}),
+                                     encoding="utf-8")
+    export_run(run)
+    meta, body = read_card(folder)
+    assert meta["license"] == "cc-by-nc-4.0"
+    assert body.count(BEGIN) == 1 and "Written by a person." in body
+
+
+def test_card_without_stats_or_recipe(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "accepted.jsonl").write_text(json.dumps({"instruction": "인사말을 써 주세요.", "output": "안녕하세요."},
+                                                   ensure_ascii=False) + "\n", encoding="utf-8")
+    summary = export_run(run)
+    assert summary.files == ["README.md", "train-00000-of-00001.parquet", "train.jsonl"]
+    assert summary.columns == ["id", "instruction", "input", "output"]  # no meta keys at all: no meta column
+    meta, body = read_card(summary.folder)
+    assert "language" not in meta
+    assert meta["size_categories"] == ["n<1K"]
+    assert f"factory {__version__}" in body
+    assert "The run recorded no usage." in body

@@ -1,0 +1,96 @@
+"""A run killed midway (SIGKILL) resumes with no accepted record lost or duplicated, and no paid
+request sent twice."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from factory.testing.helpers import run_cli, write_seeds
+from factory.testing.openai_server import LoopbackOpenAI
+from factory.testing.responders import self_instruct_responder
+
+LATENCY = 0.25
+
+RECIPE = """\
+name: resume-demo
+language: en
+batch_size: 2
+method:
+  seeds: {seeds}
+  target: 70
+teacher:
+  plugin: openai
+  model: loopback-model
+  api: completions
+  base_url: {url}
+  concurrency: 2
+export:
+  enabled: false
+"""
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _count(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
+
+
+def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    with LoopbackOpenAI(self_instruct_responder, latency_s=LATENCY) as reference_server:
+        recipe = tmp_path / "ref.yaml"
+        recipe.write_text(RECIPE.format(seeds=seeds, url=reference_server.base_url))
+        done = run_cli("run", str(recipe), "--out", str(tmp_path / "ref"), "--quiet")
+        assert done.returncode == 0, done.stderr
+    reference = _lines(tmp_path / "ref" / "accepted.jsonl")
+    assert len(reference) >= 70
+
+    with LoopbackOpenAI(self_instruct_responder, latency_s=LATENCY) as server:
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(RECIPE.format(seeds=seeds, url=server.base_url))
+        out = tmp_path / "run"
+        process = subprocess.Popen([sys.executable, "-m", "factory", "run", str(recipe), "--out", str(out), "--quiet"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while _count(out / "accepted.jsonl") < 25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(LATENCY / 2)  # land the kill while requests are in flight
+        killed_at = time.time()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        partial = _count(out / "accepted.jsonl")
+        assert 0 < partial < len(reference), "the kill must land midway"
+
+        resumed = run_cli("run", str(recipe), "--out", str(out), "--quiet")
+        assert resumed.returncode == 0, resumed.stderr
+        requests = list(server.requests)
+
+    accepted = _lines(out / "accepted.jsonl")
+    ids = [r["id"] for r in accepted]
+    assert len(ids) == len(set(ids)), "an accepted record was duplicated"
+    assert [(r["id"], r["instruction"]) for r in accepted] == [(r["id"], r["instruction"]) for r in reference]
+    rejected = _lines(out / "rejected.jsonl")
+    assert len({r["id"] for r in rejected}) == len(rejected)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["accepted"] == len(accepted) and stats["rejected"] == len(rejected)
+
+    # a request answered before the kill is in the response cache and is never sent again;
+    # only requests still in flight at the kill may be sent a second time
+    sent = collections.defaultdict(list)
+    for entry in requests:
+        sent[entry["body"]["prompt"]].append(entry["t"])
+    for prompt, times in sent.items():
+        if len(times) > 1:
+            assert len(times) == 2
+            assert times[0] > killed_at - LATENCY - 0.5, "a request answered before the kill was sent again"
+    resent = sum(1 for times in sent.values() if len(times) > 1)
+    assert resent <= 2  # at most `concurrency` requests were in flight

@@ -1,0 +1,142 @@
+"""The self-instruct method: prompts are reproducible, and on Alpaca's output format our parser and
+filters decide exactly as Alpaca's rules do."""
+
+from __future__ import annotations
+
+import re
+import string
+
+from factory.default_plugins.english import English
+from factory.default_plugins.self_instruct import SelfInstruct
+from factory.filters import FilterChain
+from factory.plugins import get_registry
+from factory.recipe import FiltersSection, SimilarityFilter
+from factory.records import Record
+from factory.teachers import Completion
+
+ALPACA_BLACKLIST = ["image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
+                    "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram"]
+
+
+def alpaca_rules(text: str, finish_reason: str, num_prompt_instructions: int = 3) -> list[tuple[str, str, str]]:
+    """Alpaca's post-processing rules, restated from its published description for comparison."""
+    raw = f"{num_prompt_instructions + 1}. Instruction:" + text
+    chunks = re.split("###", raw)
+    kept = []
+    for position, chunk in enumerate(chunks):
+        if position == len(chunks) - 1 and finish_reason == "length":
+            continue
+        number = position + num_prompt_instructions + 1
+        parts = re.split(rf"{number}\.\s+(Instruction|Input|Output):", chunk)
+        if len(parts) != 7:
+            continue
+        instruction, input_text, output = parts[2].strip(), parts[4].strip(), parts[6].strip()
+        input_text = "" if input_text.lower() == "<noinput>" else input_text
+        words = len(instruction.split())
+        if words <= 3 or words > 150:
+            continue
+        if any(re.search(rf"\b{w}\b", instruction, flags=re.IGNORECASE) for w in ALPACA_BLACKLIST):
+            continue
+        if instruction.startswith("Write a program"):
+            continue
+        if instruction[0] in string.punctuation or not instruction[0].isascii():
+            continue
+        kept.append((instruction, input_text, output))
+    return kept
+
+
+TASKS = [
+    ("Give three tips for keeping a sourdough starter healthy.", "<noinput>", "Feed it daily, keep it warm, use clean jars."),
+    ("Sort these words.", "pear, apple", "apple, pear"),  # 3 words: too short
+    ("Describe the image of a sunset over the sea.", "<noinput>", "Orange light on water."),  # blacklist
+    ("Write a program that prints the first ten primes.", "<noinput>", "for ..."),
+    ("\"Quote\" the most famous line of Hamlet and explain it.", "<noinput>", "To be or not to be."),
+    ("Écrivez une phrase sur le printemps en français.", "<noinput>", "Le printemps arrive."),
+    ("Classify the sentiment of this product review as positive or negative.", "The blender broke after two days.", "Negative"),
+    ("Plot the growth of the population over ten years.", "<noinput>", "..."),  # blacklist: plot
+    ("Explain what a mutex is to a new programmer in two sentences.", "<noinput>", "A mutex is a lock..."),
+    ("Rewrite the sentence in the passive voice.", "The committee approved the plan.", "The plan was approved by the committee."),
+]
+
+
+def alpaca_response(tasks, start: int = 4, truncated_tail: bool = False) -> str:
+    parts = []
+    for offset, (instruction, input_text, output) in enumerate(tasks):
+        number = start + offset
+        head = f" {instruction}" if offset == 0 else f"{number}. Instruction: {instruction}"
+        parts.append(f"{head}\n{number}. Input:\n{input_text}\n{number}. Output:\n{output}\n###\n")
+    text = "".join(parts)
+    if truncated_tail:
+        text += f"{start + len(tasks)}. Instruction: Summarize the"
+    return text
+
+
+def _ours(text: str, finish: str) -> list[tuple[str, str, str]]:
+    method = SelfInstruct()
+    english = English()
+    candidates, _ = method.parse(Completion(text, finish), english.prompt, 4, "t")
+    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
+    kept, _ = chain.apply(candidates)
+    return [(r.instruction, r.input, r.output) for r in kept]
+
+
+def test_matches_alpaca_rules_on_alpaca_format():
+    text = alpaca_response(TASKS)
+    expected = alpaca_rules(text, "stop")
+    assert len(expected) == 4  # the fixture really exercises every rule
+    assert _ours(text, "stop") == expected
+
+
+def test_truncated_last_task_is_dropped_like_alpaca():
+    text = alpaca_response(TASKS[:7], truncated_tail=True)
+    assert _ours(text, "length") == alpaca_rules(text, "length")
+    candidates, rejected = SelfInstruct().parse(Completion(text, "length"), English().prompt, 4, "t")
+    assert [reason for _, reason, _ in rejected] == ["truncated"]
+
+
+def test_rejection_reasons_are_recorded():
+    method, english = SelfInstruct(), English()
+    candidates, _ = method.parse(Completion(alpaca_response(TASKS), "stop"), english.prompt, 4, "t")
+    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
+    _, rejected = chain.apply(candidates)
+    assert [reason for _, reason, _ in rejected] == [
+        "too_short", "blacklisted", "program_task", "starts_with_punctuation", "wrong_language", "blacklisted"]
+
+
+def test_parser_tolerates_spacing_missing_separator_and_localized_noinput():
+    text = (" Name two rivers that flow through Seoul or nearby cities.\n4 .  Input :\n<no input>\n4. Output:\nHan, Jungnang\n"
+            "5.Instruction: Give an antonym for the word below, with a short example.\n5. Input:\nbright\n5. Output:\ndark\n"
+            "###\n6. Instruction: Tell me a fact about octopuses that surprises most people.\n6. Output:\nThey have three hearts.")
+    candidates, rejected = SelfInstruct().parse(Completion(text, "stop"), English().prompt, 4, "t")
+    assert rejected == []
+    assert [(c.instruction, c.input) for c in candidates] == [
+        ("Name two rivers that flow through Seoul or nearby cities.", ""),
+        ("Give an antonym for the word below, with a short example.", "bright"),
+        ("Tell me a fact about octopuses that surprises most people.", ""),
+    ]
+
+
+def test_bad_format_chunks_are_rejected_with_a_reason():
+    text = " Explain recursion to a child.\n4. Input:\n<noinput>\n4. Output:\nA thing that uses itself.\n###\nno labels here at all\n###\n"
+    candidates, rejected = SelfInstruct().parse(Completion(text, "stop"), English().prompt, 4, "t")
+    assert len(candidates) == 1
+    assert [(reason, r.instruction) for r, reason, _ in rejected] == [("bad_format", "no labels here at all")]
+
+
+def test_prompts_are_reproducible_for_a_seed_and_differ_across_seeds():
+    seeds = [Record(f"Seed instruction number {i} about a topic.", "", f"out {i}", id=str(i)) for i in range(10)]
+    method, english = SelfInstruct(), English()
+    a = method.requests_for_batch(3, 4, seeds, english, recipe_seed=7)
+    b = method.requests_for_batch(3, 4, seeds, english, recipe_seed=7)
+    c = method.requests_for_batch(3, 4, seeds, english, recipe_seed=8)
+    assert [r.prompt for r in a] == [r.prompt for r in b]
+    assert [r.prompt for r in a] != [r.prompt for r in c]
+    prompt = a[0].prompt
+    assert prompt.count("###\n") == 4 and prompt.endswith("4. Instruction:")
+    assert a[0].stop == ("\n20", "20.", "20. ")
+    assert "<noinput>" in prompt
+
+
+def test_method_is_registered_through_the_hook():
+    entry = get_registry().get("method", "self-instruct")
+    assert entry.distribution == "factory" and entry.obj is SelfInstruct

@@ -41,7 +41,7 @@ class RunContext:
     @property
     def language(self) -> Language:
         if self._language is None:
-            self._language = get_plugin("language", self.recipe.language)()
+            self._language = get_plugin("language", self.recipe.language)(**self.recipe.language_options)
         return self._language
 
     def usage_for(self, stage: str) -> Usage:

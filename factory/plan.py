@@ -43,7 +43,7 @@ def fingerprint(loaded: LoadedRecipe, seed_sha256: str | None) -> dict[str, Any]
     """The recipe fields whose change makes earlier accepted records invalid."""
     recipe = loaded.recipe
     options = loaded.plugin_options
-    fp: dict[str, Any] = {"language": recipe.language, "seed": recipe.seed, "batch_size": recipe.batch_size,
+    fp: dict[str, Any] = {"language": recipe.language, "language_options": recipe.language_options, "seed": recipe.seed, "batch_size": recipe.batch_size,
                           "filters": recipe.filters.model_dump(mode="json")}
     if recipe.method:
         fp["method"] = {"plugin": recipe.method.plugin, "seeds_sha256": seed_sha256, **options.get("method", {})}

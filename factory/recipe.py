@@ -115,6 +115,7 @@ class Recipe(Strict):
     name: str = Field(description="Recipe name; the default run folder is runs/<name>/.")
     description: str = Field("", description="Free text shown in the dataset card.")
     language: str = Field("en", description="Language plugin code of the produced data (en, ko, ...).")
+    language_options: dict[str, Any] = Field(default_factory=dict, description="Options of the language plugin (e.g. ko: drop_particles, drop_endings, drop_symbols).")
     seed: int = Field(42, description="Seed of every random choice, so a recipe reproduces its prompts.")
     budget_usd: float | None = Field(None, ge=0, description="Stop before spending more than this (teacher + translator).")
     batch_size: int = Field(8, ge=1, description="Teacher requests (or source records / 8) per journal batch; a batch is the unit of resume.")
@@ -273,6 +274,11 @@ def _validate_plugin_sections(data: dict[str, Any], problem) -> tuple[dict[str, 
     if needs_language and isinstance(language, str) and not registry.has("language", language):
         installed = ", ".join(registry.names("language")) or "none"
         problems.append(problem(("language",), f"no language plugin named '{language}' is installed (installed: {installed})", True))
+    elif needs_language and isinstance(language, str) and isinstance(data.get("language_options"), dict):
+        try:
+            registry.get("language", language).obj(**data["language_options"])
+        except TypeError as exc:
+            problems.append(problem(("language_options",), f"not accepted by language '{language}': {exc}", True))
     return validated, problems
 
 

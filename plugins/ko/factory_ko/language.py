@@ -1,0 +1,143 @@
+"""The Korean language (``ko``) on Kiwi morphemes.
+
+Korean glues particles (을/를, 은/는) and verb endings (-세요, -해 주십시오)
+onto words, so whitespace words ("문장을" vs "문장은") make paraphrases look
+different, and rouge_score's default tokenizer (``[a-z0-9]`` only) sees no
+tokens at all. Near-duplicate filtering therefore compares Kiwi morphemes.
+Which morphemes to drop was chosen on a labelled set of 222 pairs; see
+docs/korean.md and ``python -m factory_ko.evaluate``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+from factory.languages import Language, PromptWording
+
+from factory_ko.kiwi import analyze, get_kiwi
+from factory_ko.verb_object import verb_object
+
+_REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ko" / "seed_tasks.jsonl"
+#: Hangul syllables, jamo, compatibility jamo and the extended jamo blocks.
+HANGUL = r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]"
+#: Symbol tags that are letters or numbers, kept (lowercased) even when symbols are dropped.
+_KEPT_SYMBOL_TAGS = ("SL", "SN", "SH")
+
+
+class Korean(Language):
+    code: ClassVar[str] = "ko"
+    name: ClassVar[str] = "Korean"
+    script_pattern: ClassVar[str] = HANGUL
+    #: Share of words (eojeols) that must contain Hangul; see ``is_in_language``.
+    script_min_share: ClassVar[float] = 0.5
+    prompt: ClassVar[PromptWording] = PromptWording(
+        header=(
+            "언어 모델이 지시를 잘 따르도록 학습시킬 과제 모음을 만들고 있습니다. "
+            "서로 다른 새 과제 20개를 작성해 주세요. 규칙은 다음과 같습니다.\n"
+            "1. 지시문마다 중심이 되는 동사를 바꾸고, 같은 종류의 과제를 두 번 내지 마세요.\n"
+            "2. 열린 질문, 분류, 고쳐 쓰기, 정보 추출, 아이디어 내기, 단계적 추론, 계산, "
+            "코드 설명 등 여러 유형을 고루 섞으세요.\n"
+            "3. 묻는 문장과 요청하는 문장을 섞어 쓰고, 지시문은 한두 문장으로 쓰세요.\n"
+            "4. 모든 과제는 글만 다루는 모델이 해낼 수 있어야 합니다. 그림, 소리, 파일, "
+            "인터넷 검색, 현실에서의 행동이 필요한 과제는 내지 마세요.\n"
+            "5. 입력이 필요한 과제에는 짧은 문단, 목록, 문장, 코드 조각처럼 구체적이고 "
+            "현실적인 입력을 100단어 이내로 주고, 필요 없으면 \"<noinput>\"이라고 쓰세요.\n"
+            "6. 출력은 정확하고 도움이 되게, 100단어 미만으로 쓰세요.\n"
+            "7. 지시문, 입력, 출력은 모두 자연스러운 한국어로 쓰세요.\n\n"
+            "과제 목록:\n"
+        ),
+        instruction_label="지시문",
+        input_label="입력",
+        output_label="출력",
+        noinput="<noinput>",
+        noinput_aliases=("<입력 없음>", "입력 없음", "<없음>", "없음", "해당 없음"),
+    )
+    #: Eojeols (space-separated words); keeps "다음 문장을 요약하세요." (3), drops "요약해 주세요" (2).
+    min_instruction_words: ClassVar[int] = 3
+    max_instruction_words: ClassVar[int] = 125
+    #: Tasks a text model cannot do, matched on Kiwi morphemes (nouns; verbs in 다-form),
+    #: so "이미지를" matches 이미지 but 그림자, 파일럿 and 지도하다 (to coach) do not.
+    blacklist: ClassVar[tuple[str, ...]] = (
+        "이미지", "그림", "사진", "그래프", "차트", "파일", "지도", "동영상", "영상", "음성",
+        "오디오", "음악", "녹음", "도표", "다이어그램", "순서도", "흐름도", "그리다",
+    )
+    #: A "write a program" task: one of these objects with one of these predicates.
+    program_objects: ClassVar[tuple[str, ...]] = ("프로그램", "코드", "스크립트")
+    program_verbs: ClassVar[tuple[str, ...]] = ("작성하다", "만들다", "짜다", "구현하다", "개발하다", "코딩하다")
+    default_template: ClassVar[str] = "koalpaca"
+    default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
+
+    def __init__(self, drop_particles: bool = False, drop_endings: bool = True, drop_symbols: bool = True) -> None:
+        """Options of the similarity tokenizer (defaults measured in docs/korean.md).
+
+        drop_particles: drop particles (J*: 을, 는, 에게...).
+        drop_endings: drop verb endings and pre-endings (E*: -세요, -시-, -ㄴ) and attached codas (Z*).
+        drop_symbols: drop punctuation and other symbols (S*), keeping Latin (SL),
+            numbers (SN) and Hanja (SH), which carry content in mixed text.
+        """
+        super().__init__(
+            options={"drop_particles": drop_particles, "drop_endings": drop_endings, "drop_symbols": drop_symbols}
+        )
+        dropped: list[str] = []
+        if drop_particles:
+            dropped.append("J")
+        if drop_endings:
+            dropped += ["E", "Z"]
+        if drop_symbols:
+            dropped.append("S")
+        self._dropped_tags = tuple(dropped)
+
+    # -- similarity -------------------------------------------------------
+    def _keep(self, tag: str) -> bool:
+        return tag in _KEPT_SYMBOL_TAGS or not tag.startswith(self._dropped_tags)
+
+    def tokenize(self, text: str) -> list[str]:
+        if not text.strip():
+            return []
+        morphemes = get_kiwi().tokenize(text, compatible_jamo=True)
+        return [m.form.lower() for m in morphemes if self._keep(m.tag)]
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
+        return [[m.form.lower() for m in morphemes if self._keep(m.tag)] for morphemes in analyze(texts)]
+
+    # -- length filters ---------------------------------------------------
+    def count_words(self, text: str) -> int:
+        """Eojeols holding a letter or digit (a stray "-" is not a word)."""
+        return sum(1 for word in text.split() if any(ch.isalnum() for ch in word))
+
+    # -- script check -----------------------------------------------------
+    def is_in_language(self, text: str) -> bool:
+        """True when at least half of the words with letters contain Hangul.
+
+        Counted per eojeol, not per letter: Korean attaches its particles to
+        borrowed words ("Python에서", "SQL을"), so a Korean instruction full of
+        English terms is still mostly Hangul eojeols, while one Hangul syllable
+        packs two or three letters' worth of sound and a letter count would
+        unfairly favour Latin.
+        """
+        words = [word for word in text.split() if any(ch.isalpha() for ch in word)]
+        if not words:
+            return False
+        korean = sum(1 for word in words if re.search(self.script_pattern, word))
+        return korean / len(words) >= self.script_min_share
+
+    # -- task filters -----------------------------------------------------
+    def blacklisted(self, instruction: str) -> str | None:
+        morphemes = get_kiwi().tokenize(instruction, compatible_jamo=True) if instruction.strip() else []
+        for i, m in enumerate(morphemes):
+            following = morphemes[i + 1].tag if i + 1 < len(morphemes) else ""
+            if m.tag.startswith("NN") and following not in ("XSV", "XSA") and m.form in self.blacklist:
+                return m.form  # a noun, not a 하다-verb: 지도를 보다, not 지도하다
+            if m.tag.startswith("VV") and m.form + "다" in self.blacklist:
+                return m.form + "다"
+        return None
+
+    def is_program_task(self, instruction: str) -> bool:
+        verb, obj = self.verb_objects([instruction])[0]
+        return verb in self.program_verbs and obj in self.program_objects
+
+    # -- report -----------------------------------------------------------
+    def verb_objects(self, texts: Sequence[str]) -> list[tuple[str | None, str | None]]:
+        return [verb_object(morphemes) for morphemes in analyze(texts)]

@@ -32,12 +32,12 @@ def test_every_hook_is_documented():
 
 def test_every_hook_has_a_test():
     """A hook counts as tested when some test names it, or looks a plugin of its kind up in the
-    registry (``get("<kind>", ...)`` / ``has("<kind>", ...)``), which only works through the hook."""
+    registry by a ``("<kind>", "<name>")`` pair, which only works through the hook."""
     test_files = list(REPO.glob("tests/test_*.py")) + list(REPO.glob("plugins/*/tests/test_*.py"))
     texts = [p.read_text(encoding="utf-8") for p in test_files if p.name != Path(__file__).name]
     untested = []
     for kind, hook in hookspecs.KIND_HOOKS.items():
-        lookup = re.compile(rf"""\.(get|has)\(\s*["']{kind}["']""")
+        lookup = re.compile(rf"""["']{kind}["']\s*,\s*["'][\w-]+["']""")
         if not any(hook in text or lookup.search(text) for text in texts):
             untested.append(hook)
     assert untested == [], f"hooks without a test: {untested}"

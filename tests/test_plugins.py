@@ -143,3 +143,27 @@ def test_third_party_plugin_is_discovered_listed_usable_and_blockable(tmp_path, 
     assert "no language plugin named 'xx' is installed" in blocked.stderr
     allowed = cli("validate", str(recipe), env={**env, "FACTORY_PLUGINS": "acme-shouting"})
     assert allowed.returncode == 0, allowed.stderr
+
+
+BUILTINS = [
+    ("teacher", "openai", "factory-openai"),
+    ("teacher", "transformers", "factory-transformers"),
+    ("translator", "deepl", "factory-deepl"),
+    ("translator", "llm", "factory"),
+    ("language", "en", "factory"),
+    ("language", "ko", "factory-ko"),
+    ("trainer", "peft", "factory-peft"),
+    ("publisher", "hub", "factory-hub"),
+    ("method", "self-instruct", "factory"),
+]
+
+
+@pytest.mark.parametrize("kind,name,distribution", BUILTINS)
+def test_builtin_registered_through_its_kind_hook(kind, name, distribution):
+    from factory.plugins import get_registry
+
+    entry = get_registry(refresh=True).get(kind, name)
+    assert entry.distribution == distribution
+    assert isinstance(entry.obj, type)
+    if kind != "language":
+        assert hasattr(entry.obj, "options_model"), f"{kind} {name} declares no options_model"

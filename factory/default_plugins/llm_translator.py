@@ -135,7 +135,11 @@ class LLMTranslator:
         try:
             self.options = LLMTranslatorOptions(**options)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(f"translate.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"translate.{'.'.join(str(p) for p in e['loc'])}: "
+                + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+                for e in exc.errors()
+            )
             raise UserError(f"translator llm: {problems}") from None
         self.teacher, _, _ = build_teacher(self.options.teacher, "translate.teacher")
         self.max_texts_per_request = self.options.texts_per_request
@@ -154,6 +158,20 @@ class LLMTranslator:
         self._client = build_teacher_client(
             self.options.teacher, usage=usage, budget=budget, where="translate.teacher", teacher=self.teacher
         )
+
+    def estimate_cost_usd(self, characters: int) -> float:
+        """Rough USD to translate ``characters`` of source text (for ``--estimate``).
+
+        Prompt: the text at about four characters a token plus the instructions
+        once per request; reply: one token per source character, an upper-leaning
+        guess for Korean, Japanese or Chinese output.
+        """
+        from factory.teaching import estimate_text_tokens
+
+        requests = max(1, -(-characters // max(1, self.options.max_request_bytes)))
+        instructions = estimate_text_tokens(BATCH_SYSTEM) + 20
+        prompt_tokens = characters / 4 + requests * instructions
+        return float(self._teacher_client().cost(prompt_tokens, characters))
 
     def _teacher_client(self) -> Any:
         if self._client is None:

@@ -1,0 +1,104 @@
+"""Build a :class:`~factory.teaching.TeacherClient` from a plain teacher section.
+
+The recipe's top-level ``teacher`` is built by the engine from the run
+context; a plugin that needs its own teacher (the ``llm`` translator's
+``translate.teacher``) has only a mapping. This does the same split for it:
+core keys (:class:`~factory.teaching.TeacherSettings`: concurrency, limits,
+retries, price) go to the client, the rest is validated against the teacher
+plugin's ``options_model``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import pydantic
+
+from factory.costs import Budget, Usage
+from factory.errors import UserError
+
+
+def _split(section: Mapping[str, Any], where: str) -> tuple[type, dict[str, Any], dict[str, Any], list[str]]:
+    from factory.plugins import get_registry
+    from factory.teaching import TeacherSettings
+
+    problems: list[str] = []
+    data = dict(section)
+    name = data.pop("plugin", None)
+    if not isinstance(name, str) or not name:
+        return object, {}, {}, [f"{where}.plugin: name the teacher plugin (e.g. openai)"]
+    registry = get_registry()
+    if not registry.has("teacher", name):
+        installed = ", ".join(registry.names("teacher")) or "none"
+        return object, {}, {}, [f"{where}.plugin: no teacher plugin named '{name}' is installed (installed: {installed})"]
+    cls = registry.get("teacher", name).obj
+    core_keys = set(TeacherSettings.model_fields)
+    core = {k: v for k, v in data.items() if k in core_keys}
+    options = {k: v for k, v in data.items() if k not in core_keys}
+    try:
+        core = TeacherSettings.model_validate(core).model_dump()
+    except pydantic.ValidationError as exc:
+        problems += [f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    model = getattr(cls, "options_model", None)
+    if model is not None:
+        try:
+            options = model.model_validate(options).model_dump()
+        except pydantic.ValidationError as exc:
+            for e in exc.errors():
+                message = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+                problems.append(f"{where}.{'.'.join(str(p) for p in e['loc'])}: {message}")
+    return cls, core, options, problems
+
+
+def teacher_section_problems(section: Mapping[str, Any], where: str = "teacher") -> list[str]:
+    """One message per problem in a teacher section (empty when it is valid)."""
+    return _split(section, where)[3]
+
+
+def build_teacher(section: Mapping[str, Any], where: str = "teacher") -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(teacher plugin instance, TeacherSettings data, validated plugin options); UserError if invalid."""
+    cls, core, options, problems = _split(section, where)
+    if problems:
+        raise UserError("; ".join(problems))
+    return cls(**options), core, options
+
+
+def build_teacher_client(
+    section: Mapping[str, Any],
+    *,
+    usage: Usage,
+    budget: Budget | None,
+    cache_path: str | Path | None = None,
+    where: str = "teacher",
+    teacher: Any | None = None,
+) -> Any:
+    """A TeacherClient for ``section`` (``{plugin: ..., <TeacherSettings keys>, <plugin options>}``).
+
+    ``cache_path``: SQLite response cache file, or None for no response cache.
+    ``teacher``: an already built plugin instance for this section, to reuse.
+    """
+    from factory.teaching import ResponseCache, TeacherClient, TeacherSettings
+
+    if teacher is None:
+        built, core, options = build_teacher(section, where)
+    else:
+        built = teacher
+        core, options = build_teacher_parts(section, where)
+    cache = ResponseCache(cache_path) if cache_path is not None else None
+    return TeacherClient(
+        built,
+        TeacherSettings.model_validate(core),
+        cache=cache,
+        usage=usage,
+        budget=budget,
+        model_for_price=str(options.get("model") or options.get("bundled") or ""),
+    )
+
+
+def build_teacher_parts(section: Mapping[str, Any], where: str = "teacher") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(TeacherSettings data, validated plugin options) without building the plugin; UserError if invalid."""
+    _, core, options, problems = _split(section, where)
+    if problems:
+        raise UserError("; ".join(problems))
+    return core, options

@@ -254,7 +254,7 @@ class RougeLIndex:
         # An entry can reach the seed only if o/(la+lb) >= lcs/den, and as lb >= o this
         # needs o*(den-lcs) >= lcs*la: an integer test on the overlaps alone.
         den = la + first_len
-        min_overlap = -(-first_lcs * la // (den - first_lcs)) + 1
+        min_overlap = -(-first_lcs * la // (den - first_lcs))
         rest = np.flatnonzero(overlap >= min_overlap)
         # bound = o/(la+lb), half the F bound. One correctly rounded division of
         # integers below 2**26 orders exactly like the rational it rounds

@@ -357,11 +357,12 @@ def test_regenerate_output_asks_the_teacher_in_the_target_language(cache):
     assert r2.output == "답변: TRANSLATE THIS" and r2.meta["translation"]["output"] == "regenerated"
     assert r2.meta["translation"]["fields"] == ["instruction", "input"]
     assert (r3, e3) == (None, "empty_output")
-    assert len(bodies) == 3
-    system = bodies[1]["messages"][0]
-    assert system["role"] == "system" and "Korean" in system["content"]
-    assert bodies[1]["messages"][1]["content"] == "TRANSLATE THIS\n\nGOOD MORNING"
-    assert bodies[2]["messages"][1]["content"] == "FAIL ON PURPOSE"  # <noinput> is not sent as an input
+    assert len(bodies) == 3  # requests run concurrently: find them by content
+    users = sorted(b["messages"][1]["content"] for b in bodies)
+    assert users == ["FAIL ON PURPOSE", "GIVE A TIP", "TRANSLATE THIS\n\nGOOD MORNING"]  # <noinput> is no input
+    for body in bodies:
+        system = body["messages"][0]
+        assert system["role"] == "system" and "Korean" in system["content"]
     assert usage.requests == 3 and usage.completion_tokens > 0
 
 

@@ -40,8 +40,10 @@ class ProcessSourceStage:
             from factory.translation import build_translation_service
 
             service = build_translation_service(ctx, self.name)
+            ctx.provenance["translator"] = service.identity
             if recipe.translate.regenerate_output:
                 teacher_client = build_teacher_client(ctx, "regenerate")
+                ctx.provenance["teacher"] = {"plugin": recipe.teacher.plugin, "identity": teacher_client.teacher.identity}
         total_batches = (len(records) + per_batch - 1) // per_batch
         ctx.progress.start(self.name, len(records), min(len(records), ctx.run.state.batches_done * per_batch))
         started = time.monotonic()

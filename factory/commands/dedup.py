@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("dedup")
+@click.argument("in_path", metavar="IN", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Kept records (JSONL lines copied unchanged; a JSON array if it ends in .json).")
+@click.option("--language", "language_code", required=True, metavar="LANG",
+              help="Language plugin whose tokenizer defines the ROUGE-L tokens (en, ko, ...).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.7, show_default=True,
+              help="Drop a record whose ROUGE-L F against a kept or --against record is above this.")
+@click.option("--field", default="instruction", show_default=True, help="The record field compared.")
+@click.option("--against", "against_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Records to compare with but not output (e.g. the seed tasks).")
+@click.option("--rejected", "rejected_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write dropped records here with max_rouge_l and most_similar.")
+def dedup_command(in_path: Path, out_path: Path, language_code: str, threshold: float, field: str,
+                  against_path: Path | None, rejected_path: Path | None) -> None:
+    """Drop near-duplicates greedily, in input order, like Alpaca's ROUGE-L filter."""
+    from factory.dedup import dedup_file
+    from factory.plugins import get_plugin
+
+    language = get_plugin("language", language_code)()
+    summary = dedup_file(in_path, out_path, language, threshold=threshold, field=field,
+                         against=against_path, rejected_path=rejected_path)
+    click.echo(summary.message())

@@ -85,15 +85,10 @@ def file_sha256(path: Path) -> str:
 
 
 def build_teacher_client(ctx: RunContext, stage: str):
-    """The core teacher client around the recipe's teacher plugin (cache in the run folder)."""
-    from factory.teaching import ResponseCache, TeacherClient, TeacherSettings
+    """The core teacher client around the recipe's teacher plugin (response cache in the run folder)."""
+    from factory.teacher_factory import build_teacher_client as build
 
-    section = ctx.recipe.teacher
-    if section is None:
+    section = ctx.loaded.data.get("teacher")
+    if not isinstance(section, dict):
         raise UserError(f"{ctx.loaded.path}: this recipe needs a teacher section")
-    options = ctx.loaded.plugin_options["teacher"]
-    teacher = get_plugin("teacher", section.plugin)(**options)
-    settings = TeacherSettings.model_validate(ctx.loaded.plugin_options.get("teacher_settings", {}))
-    cache = ResponseCache(ctx.run.cache_dir / "teacher.sqlite")
-    return TeacherClient(teacher, settings, cache=cache, usage=ctx.usage_for(stage), budget=ctx.budget,
-                         model_for_price=str(options.get("model") or options.get("bundled") or ""))
+    return build(section, usage=ctx.usage_for(stage), budget=ctx.budget, cache_path=ctx.run.cache_dir / "teacher.sqlite")

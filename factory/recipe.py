@@ -247,19 +247,15 @@ def _validate_plugin_sections(data: dict[str, Any], problem) -> tuple[dict[str, 
             installed = ", ".join(registry.names(kind)) or "none"
             problems.append(problem((section, "plugin"), f"no {kind} plugin named '{name}' is installed (installed: {installed})", True))
             continue
+        if section == "teacher":
+            from factory.teacher_factory import split_teacher_section
+
+            _, core, options, teacher_problems = split_teacher_section(raw)
+            problems.extend(problem((section,) + loc, message, at_value) for loc, message, at_value in teacher_problems)
+            validated["teacher_settings"], validated["teacher"] = core, options
+            continue
         plugin = registry.get(kind, name).obj
         options = {k: v for k, v in raw.items() if k not in section_model.model_fields}
-        if section == "teacher":
-            from factory.teaching import TeacherSettings
-
-            core_keys = set(TeacherSettings.model_fields)
-            core = {k: v for k, v in options.items() if k in core_keys}
-            options = {k: v for k, v in options.items() if k not in core_keys}
-            try:
-                validated["teacher_settings"] = TeacherSettings.model_validate(core).model_dump()
-            except ValidationError as exc:
-                for err in exc.errors():
-                    problems.append(problem((section,) + tuple(err["loc"]), _clean_message(err), _at_value(err)))
         model = getattr(plugin, "options_model", None)
         if model is None:
             validated[section] = options

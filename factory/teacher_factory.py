@@ -19,36 +19,53 @@ from factory.costs import Budget, Usage
 from factory.errors import UserError
 
 
-def _split(section: Mapping[str, Any], where: str) -> tuple[type, dict[str, Any], dict[str, Any], list[str]]:
+#: (location inside the section, message, True when it points at a value rather than a key)
+Problem = tuple[tuple, str, bool]
+
+
+def split_teacher_section(section: Mapping[str, Any]) -> tuple[type, dict[str, Any], dict[str, Any], list[Problem]]:
+    """(teacher class, TeacherSettings data, validated plugin options, problems) for one teacher section.
+
+    Core keys (concurrency, limits, retries, price) are validated by TeacherSettings; the rest by the
+    plugin's ``options_model``. The recipe loader turns the problems into file:line:col lines.
+    """
     from factory.plugins import get_registry
     from factory.teaching import TeacherSettings
 
-    problems: list[str] = []
+    problems: list[Problem] = []
     data = dict(section)
     name = data.pop("plugin", None)
     if not isinstance(name, str) or not name:
-        return object, {}, {}, [f"{where}.plugin: name the teacher plugin (e.g. openai)"]
+        return object, {}, {}, [(("plugin",), "name the teacher plugin (e.g. openai)", False)]
     registry = get_registry()
     if not registry.has("teacher", name):
         installed = ", ".join(registry.names("teacher")) or "none"
-        return object, {}, {}, [f"{where}.plugin: no teacher plugin named '{name}' is installed (installed: {installed})"]
+        return object, {}, {}, [(("plugin",), f"no teacher plugin named '{name}' is installed (installed: {installed})", True)]
     cls = registry.get("teacher", name).obj
     core_keys = set(TeacherSettings.model_fields)
     core = {k: v for k, v in data.items() if k in core_keys}
     options = {k: v for k, v in data.items() if k not in core_keys}
-    try:
-        core = TeacherSettings.model_validate(core).model_dump()
-    except pydantic.ValidationError as exc:
-        problems += [f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-    model = getattr(cls, "options_model", None)
-    if model is not None:
+    for model, values, is_core in ((TeacherSettings, core, True), (getattr(cls, "options_model", None), options, False)):
+        if model is None:
+            continue
         try:
-            options = model.model_validate(options).model_dump()
+            validated = model.model_validate(values).model_dump()
         except pydantic.ValidationError as exc:
             for e in exc.errors():
-                message = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-                problems.append(f"{where}.{'.'.join(str(p) for p in e['loc'])}: {message}")
+                known = e["type"] in ("extra_forbidden", "missing")
+                message = {"extra_forbidden": "unknown key", "missing": "required field is missing"}.get(e["type"], e["msg"])
+                problems.append((tuple(e["loc"]), message.removeprefix("Value error, "), not known))
+            continue
+        if is_core:
+            core = validated
+        else:
+            options = validated
     return cls, core, options, problems
+
+
+def _split(section: Mapping[str, Any], where: str) -> tuple[type, dict[str, Any], dict[str, Any], list[str]]:
+    cls, core, options, problems = split_teacher_section(section)
+    return cls, core, options, [f"{where}.{'.'.join(str(p) for p in loc)}: {message}" for loc, message, _ in problems]
 
 
 def teacher_section_problems(section: Mapping[str, Any], where: str = "teacher") -> list[str]:

@@ -29,6 +29,9 @@ class TeacherRequest:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     extra: tuple[tuple[str, Any], ...] = ()  # extra_body items, sorted
+    #: Distinguishes requests that are otherwise identical but should get their own sampled answer
+    #: (self-instruct may draw the same demonstrations twice). Part of the cache key; never sent.
+    sample: str = ""
 
     def cache_key(self, teacher_identity: str) -> str:
         payload = {"teacher": teacher_identity, **asdict(self)}

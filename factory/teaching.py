@@ -434,7 +434,7 @@ class TeacherClient:
             try:
                 completion = await asyncio.wait_for(self.teacher.complete(request), self.settings.timeout_s)
                 spent = self.cost(completion.prompt_tokens, completion.completion_tokens)
-            except TimeoutError:
+            except (asyncio.TimeoutError, TimeoutError):  # distinct classes before Python 3.11
                 raise RetryableTeacherError(f"no answer within timeout_s={self.settings.timeout_s:g}") from None
             finally:
                 if self.budget is not None:

@@ -549,3 +549,20 @@ def test_core_modules_do_not_import_openai():
     code = "import sys, factory.teaching, factory.testing.openai_server; print('openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_loopback_batched_completions_answer_each_prompt(server):
+    import openai
+
+    client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+    prompts = ["first prompt here", "second one", "third prompt text"]
+    response = client.completions.create(model=MODEL, prompt=prompts, max_tokens=5)
+    client.close()
+    assert [c.index for c in response.choices] == [0, 1, 2]
+    expected = [default_responder({"prompt": p}) for p in prompts]
+    cut = [" ".join(text.split()[:5]) for text in expected]  # 5-token limit, whitespace tokens
+    assert [c.text for c in response.choices] == cut
+    assert [c.finish_reason for c in response.choices] == ["length" if c != e else "stop" for c, e in zip(cut, expected)]
+    assert response.usage.prompt_tokens == sum(count_tokens(p) for p in prompts)
+    assert response.usage.completion_tokens == sum(count_tokens(t) for t in cut)
+    assert len(server.requests) == 1

@@ -70,6 +70,7 @@ class SelfInstruct:
                 temperature=self.options.temperature,
                 top_p=self.options.top_p,
                 stop=(f"\n{n}", f"{n}.", f"{n}. "),
+                sample=f"{batch_no}:{index}",
             ))
         return requests
 

@@ -268,6 +268,9 @@ def _format_seconds(value: Any) -> str:
 class LoopbackOpenAI:
     """An OpenAI-compatible server on 127.0.0.1 in a background thread; use as a context manager.
 
+    ``respond(request_json)`` returns the reply text (or a :class:`Reply`, or
+    ``{"text": ..., "finish_reason": ...}``); for a batched completions call it
+    is called once per prompt, with ``prompt`` set to that prompt.
     ``requests`` logs every received body (with ``t``, ``path`` and the ``fault``
     applied); ``max_in_flight`` is the peak number of requests the server held
     at once. ``log_path`` also appends each log entry as a JSON line, flushed at

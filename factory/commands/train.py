@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import click
+
+
+@click.command("train")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe field (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/<recipe name>/).")
+@click.option("--data", help="Train on this Alpaca JSON/JSONL file or run folder (sets train.data).")
+@click.option("--print-launch", is_flag=True, help="Print the exact multi-GPU launch command and exit.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+def train_command(recipe: str, overrides: tuple[str, ...], out: str | None, data: str | None, print_launch: bool, quiet: bool) -> None:
+    """Finetune as RECIPE's train section says, on the recipe's own dataset or --data."""
+    import shlex
+
+    from factory.context import RunContext
+    from factory.costs import Budget
+    from factory.engine import default_run_dir
+    from factory.errors import UserError
+    from factory.plugins import get_plugin
+    from factory.progress import Progress
+    from factory.recipe import load_recipe
+    from factory.runfolder import RunFolder
+    from factory.stages.train import build_job
+
+    extra = [f"train.data={data}"] if data else []
+    loaded = load_recipe(recipe, list(overrides) + extra)
+    if loaded.recipe.train is None:
+        raise UserError(f"{recipe}: no train section")
+    run = RunFolder(out or default_run_dir(loaded))
+    ctx = RunContext(loaded=loaded, run=run, progress=Progress(quiet=quiet), budget=Budget(None))
+    trainer = get_plugin("trainer", loaded.recipe.train.plugin)()
+    if print_launch:
+        job = build_job(ctx) if (loaded.recipe.train.data or run.accepted_path.exists()) else None
+        if job is None:
+            from factory.trainers import TrainJob
+
+            job = TrainJob(data_files=[], output_dir=run.path / "train", options=loaded.plugin_options.get("train", {}),
+                           language=ctx.language)
+        click.echo(shlex.join(trainer.launch_command(job, recipe)))
+        return
+    run.path.mkdir(parents=True, exist_ok=True)
+    job = build_job(ctx)
+    result = trainer.train(job)
+    click.echo(f"model: {result.output_dir}")
+    for key, value in result.metrics.items():
+        click.echo(f"  {key}: {value}")

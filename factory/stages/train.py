@@ -1,0 +1,63 @@
+"""Finetune a backbone on the run's dataset (or a named file) with the recipe's trainer plugin."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from factory.context import RunContext
+from factory.errors import UserError
+from factory.plugins import get_plugin
+from factory.trainers import TrainJob
+
+
+def training_files(ctx: RunContext) -> list[Path]:
+    """train.data when given; otherwise the run's exported train split (or its journal)."""
+    section = ctx.recipe.train
+    if section.data:
+        path = ctx.resolve_path(section.data)
+        if path.is_dir():  # a run folder or an exported dataset folder
+            for candidate in (path / "data" / "train.jsonl", path / "train.jsonl", path / "accepted.jsonl"):
+                if candidate.exists():
+                    return [candidate]
+            raise UserError(f"train.data: {path} holds no train.jsonl or accepted.jsonl")
+        if not path.exists():
+            raise UserError(f"train.data: {path}: file not found")
+        return [path]
+    if not ctx.recipe.is_data_recipe:
+        raise UserError(f"{ctx.loaded.path}: train.data: name the dataset to train on (an Alpaca JSON/JSONL file or a run folder)")
+    exported = ctx.run.data_dir / "train.jsonl"
+    chosen = exported if exported.exists() else ctx.run.accepted_path
+    if not chosen.exists():
+        raise UserError(f"{ctx.run.path}: no dataset yet; run `factory run {ctx.loaded.path}` first or pass --data")
+    return [chosen]
+
+
+def build_job(ctx: RunContext) -> TrainJob:
+    section = ctx.recipe.train
+    output = Path(section.output_dir) if section.output_dir else ctx.run.path / "train"
+
+    def report(metrics: dict) -> None:
+        parts = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
+        ctx.progress.log(f"[train] {parts}")
+
+    return TrainJob(data_files=training_files(ctx), output_dir=output, options=ctx.loaded.plugin_options.get("train", {}),
+                    language=ctx.language, progress=report, resume=True)
+
+
+class TrainStage:
+    name = "train"
+
+    def describe(self, ctx: RunContext) -> str:
+        options = ctx.loaded.plugin_options.get("train", {})
+        return f"train: {ctx.recipe.train.plugin} {options.get('method', '')} on {options.get('base_model', '?')}"
+
+    def run(self, ctx: RunContext) -> None:
+        started = time.monotonic()
+        trainer = get_plugin("trainer", ctx.recipe.train.plugin)()
+        job = build_job(ctx)
+        result = trainer.train(job)
+        ctx.stage_seconds[self.name] = time.monotonic() - started
+        ctx.provenance["train"] = {"output_dir": str(result.output_dir), "metrics": result.metrics}
+        (ctx.run.path / "train_metrics.json").write_text(json.dumps(result.metrics, indent=2, default=str) + "\n")

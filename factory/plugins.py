@@ -98,13 +98,16 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         dist_name = (dist.metadata["Name"] if dist else ep.module).lower().replace("_", "-")
         if allowed is not None and dist_name not in allowed:
             continue
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+        plugin_name = f"{dist_name}:{ep.name}"  # two distributions may use the same entry-point name
+        if pm.get_plugin(plugin_name) is not None or pm.is_blocked(plugin_name):
             continue
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party plugin must not take the CLI down silently
             raise PluginError(f"plugin entry point '{ep.name}' ({dist_name}) failed to load: {exc}") from None
-        pm.register(plugin, name=ep.name)
+        if pm.is_registered(plugin):
+            continue
+        pm.register(plugin, name=plugin_name)
         _DIST_INFO[id(plugin)] = (dist.metadata["Name"] if dist else dist_name, dist.version if dist else "")
 
 

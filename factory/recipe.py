@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from factory.errors import RecipeError
+from factory.errors import RecipeError, UserError
 from factory.yamlpos import PositionedYAML, load_yaml
 
 
@@ -273,7 +273,7 @@ def _validate_plugin_sections(data: dict[str, Any], problem) -> tuple[dict[str, 
     elif needs_language and isinstance(language, str) and isinstance(data.get("language_options"), dict):
         try:
             registry.get("language", language).obj(**data["language_options"])
-        except TypeError as exc:
+        except (TypeError, ValueError, UserError) as exc:
             problems.append(problem(("language_options",), f"not accepted by language '{language}': {exc}", True))
     return validated, problems
 

@@ -167,3 +167,17 @@ def test_builtin_registered_through_its_kind_hook(kind, name, distribution):
     assert isinstance(entry.obj, type)
     if kind != "language":
         assert hasattr(entry.obj, "options_model"), f"{kind} {name} declares no options_model"
+
+
+def test_two_distributions_with_the_same_entry_point_name_conflict_cleanly(tmp_path, cli, third_party_site):
+    clone = tmp_path / "site2"
+    clone.mkdir()
+    (clone / "other_shouting.py").write_text(THIRD_PARTY_MODULE)
+    info = clone / "other_shouting-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: other-shouting\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[factory]\nshouting = other_shouting\n")
+    result = cli("plugins", env={"PYTHONPATH": f"{third_party_site}:{clone}"})
+    assert result.returncode == 2
+    assert "acme-shouting" in result.stderr and "other-shouting" in result.stderr and "'xx'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -11,6 +11,10 @@ from factory.plugins import get_plugin
 from factory.stages.commit import build_filter_chain, filter_and_commit
 
 
+#: batches in a row that keep nothing before the stage gives up, for methods that do not say
+DEFAULT_MAX_STALLED = 25
+
+
 class GenerateStage:
     name = "generate"
 
@@ -36,8 +40,10 @@ class GenerateStage:
         usage = ctx.usage_for(self.name)
         target = recipe.method.target
         stalled = int(ctx.run.state.counters.get("stalled_batches", 0))
-        max_stalled = method.options.max_stalled_batches
-        first_number = min(method.options.num_prompt_instructions, len(ctx.seeds)) + 1
+        options = getattr(method, "options", None)
+        max_stalled = getattr(options, "max_stalled_batches", DEFAULT_MAX_STALLED)
+        # tasks in a response are numbered after the demonstrations the prompt showed
+        first_number = min(getattr(options, "num_prompt_instructions", 0), len(ctx.seeds)) + 1
         ctx.provenance["teacher"] = {"plugin": recipe.teacher.plugin, "identity": client.teacher.identity}
         ctx.provenance["prompt_sha256"] = method_prompt_hash(method, ctx)
         ctx.progress.start("generate", target, ctx.run.state.accepted)

@@ -11,12 +11,17 @@ Subclass the suite for your plugin kind in a test module and fill in the class a
         other = "Ein Satz in einer anderen Sprache."
 
 pytest collects every ``test_*`` method of the subclass. The suites use only the public plugin
-contracts, so they pass for built-in and third-party plugins alike.
+contracts, so they pass for built-in and third-party plugins alike. There is one suite per plugin
+kind: :class:`LanguageConformance`, :class:`TeacherConformance`, :class:`TranslatorConformance`,
+:class:`MethodConformance`, :class:`TrainerConformance` and :class:`PublisherConformance`;
+``factory new-plugin KIND NAME`` writes a test module that runs the right one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -126,6 +131,18 @@ class TeacherConformance:
     def make_teacher(self):  # pragma: no cover - the plugin's test overrides it
         raise NotImplementedError("override make_teacher in your test class")
 
+    @pytest.fixture
+    def loopback_openai(self):
+        """A running OpenAI-compatible server on 127.0.0.1 for ``make_teacher`` to point at.
+
+        It is :class:`factory.testing.openai_server.LoopbackOpenAI`: script replies and
+        faults (429, 5xx, timeouts, broken bodies) with ``script``/``inject``.
+        """
+        from factory.testing.openai_server import LoopbackOpenAI
+
+        with LoopbackOpenAI(latency_s=0.05) as server:
+            yield server
+
     def _run(self, coro):
         return asyncio.run(coro)
 
@@ -175,6 +192,18 @@ class TranslatorConformance:
     def make_translator(self):  # pragma: no cover - the plugin's test overrides it
         raise NotImplementedError("override make_translator in your test class")
 
+    @pytest.fixture
+    def loopback_deepl(self):
+        """A running DeepL-compatible server on 127.0.0.1 (auth key ``loopback-key``) for ``make_translator``.
+
+        It is :class:`factory.testing.deepl_server.LoopbackDeepL`: it translates deterministically,
+        bills characters and can play 429, 456 (quota) and 5xx faults.
+        """
+        from factory.testing.deepl_server import LoopbackDeepL
+
+        with LoopbackDeepL(latency_s=0.05) as server:
+            yield server
+
     def test_translates_every_text_and_reports_billing(self, make_translator):
         async def go():
             translator = make_translator()
@@ -209,3 +238,164 @@ class TranslatorConformance:
                 await translator.aclose()
 
         assert len(asyncio.run(go()).texts) == 1
+
+
+def _rejects_unknown_options(model: Any) -> None:
+    """A plugin's ``options_model`` must refuse keys it does not know (a typo in a recipe is an error)."""
+    import pydantic
+
+    assert isinstance(model, type) and issubclass(model, pydantic.BaseModel)
+    with pytest.raises(pydantic.ValidationError):
+        model.model_validate({"no_such_option_xyz": 1})
+
+
+class MethodConformance:
+    """What every generation method must do. Provide ``make_method`` (a fixture) and ``reply``.
+
+    ``reply`` is a teacher reply the method must parse into at least one record, with the
+    language ``language_code``'s wording; ``first_number`` is the number of its first task.
+    """
+
+    language_code: ClassVar[str] = "en"
+    reply: ClassVar[str] = ""
+    first_number: ClassVar[int] = 4
+
+    @pytest.fixture
+    def make_method(self):  # pragma: no cover - the plugin's test overrides it
+        raise NotImplementedError("override make_method in your test class")
+
+    @pytest.fixture
+    def language(self) -> Language:
+        return get_registry(refresh=True).get("language", self.language_code).obj()
+
+    @pytest.fixture
+    def seeds(self) -> list[Record]:
+        return [Record(f"Seed task number {i}: name {i + 2} colours.", "", f"Answer {i}.", id=f"s{i}") for i in range(8)]
+
+    def test_options_are_validated_and_expose_what_the_engine_reads(self, make_method):
+        method = make_method()
+        _rejects_unknown_options(type(method).options_model)
+        # the generate stage reads these two options of every method
+        assert method.options.num_prompt_instructions >= 1
+        assert method.options.max_stalled_batches >= 1
+
+    def test_requests_are_deterministic_for_a_seed_and_batch(self, make_method, language, seeds):
+        first = make_method().requests_for_batch(3, 4, seeds, language, 42)
+        again = make_method().requests_for_batch(3, 4, seeds, language, 42)
+        assert len(first) == 4 and first == again
+        assert all(isinstance(r, TeacherRequest) and (r.prompt or r.messages) for r in first)
+        assert make_method().requests_for_batch(4, 4, seeds, language, 42) != first
+
+    def test_parses_a_reply_into_records(self, make_method, language):
+        assert self.reply, "set `reply` to a teacher reply your method parses"
+        records, rejected = make_method().parse(Completion(self.reply, "stop"), language.prompt, self.first_number, "t")
+        assert records and all(isinstance(r, Record) and r.instruction and r.id for r in records)
+        assert len({r.id for r in records}) == len(records)
+        assert all(len(item) == 3 for item in rejected)
+
+    def test_empty_and_truncated_replies_give_no_broken_records(self, make_method, language):
+        method = make_method()
+        records, _ = method.parse(Completion("", "stop"), language.prompt, self.first_number, "t")
+        assert records == []
+        full, _ = method.parse(Completion(self.reply, "stop"), language.prompt, self.first_number, "t")
+        whole = {(r.instruction, r.input, r.output) for r in full}
+        for cut in (len(self.reply) // 3, 2 * len(self.reply) // 3, len(self.reply) - 2):
+            # a reply cut by max_tokens: whatever is kept must be a complete task, never a cut-off one
+            cut_records, _ = method.parse(Completion(self.reply[:cut], "length"), language.prompt, self.first_number, "t")
+            assert {(r.instruction, r.input, r.output) for r in cut_records} <= whole
+
+
+class TrainerConformance:
+    """What every trainer plugin must do. Provide ``make_trainer`` (a fixture) and ``options``.
+
+    The suite trains on a tiny Alpaca file, so keep ``options`` as small as your trainer allows.
+    """
+
+    options: ClassVar[dict[str, Any]] = {}
+    language_code: ClassVar[str] = "en"
+
+    @pytest.fixture
+    def make_trainer(self):  # pragma: no cover - the plugin's test overrides it
+        raise NotImplementedError("override make_trainer in your test class")
+
+    @pytest.fixture
+    def job(self, tmp_path, make_trainer):
+        from factory.trainers import TrainJob
+
+        data = tmp_path / "train.jsonl"
+        rows = [{"instruction": f"Add {i} and {i}.", "input": "", "output": str(2 * i)} for i in range(8)]
+        rows.append({"instruction": "Reverse the word.", "input": "factory", "output": "yrotcaf"})
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        options = type(make_trainer()).options_model.model_validate(self.options).model_dump()
+        language = get_registry(refresh=True).get("language", self.language_code).obj()
+        return TrainJob(data_files=[data], output_dir=tmp_path / "out", options=options, language=language)
+
+    def test_options_model_rejects_unknown_keys(self, make_trainer):
+        _rejects_unknown_options(type(make_trainer()).options_model)
+
+    def test_train_writes_its_output_and_reports_metrics(self, make_trainer, job):
+        from factory.trainers import TrainResult
+
+        events: list[dict[str, Any]] = []
+        job.progress = events.append
+        result = make_trainer().train(job)
+        assert isinstance(result, TrainResult)
+        assert Path(result.output_dir).is_dir() and any(Path(result.output_dir).iterdir())
+        assert isinstance(result.metrics, dict)
+        assert all(isinstance(e, dict) for e in events)
+
+    def test_launch_command_is_an_argv_naming_the_recipe(self, make_trainer, job):
+        argv = make_trainer().launch_command(job, "recipes/my-recipe.yaml")
+        assert isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)
+        assert any("recipes/my-recipe.yaml" in a for a in argv)
+
+
+class PublisherConformance:
+    """What every publisher plugin must do. Provide ``make_publisher`` and ``repo`` (fixtures).
+
+    ``repo`` is where a test may publish (a loopback server's repo, a temporary folder...).
+    """
+
+    @pytest.fixture
+    def make_publisher(self):  # pragma: no cover - the plugin's test overrides it
+        raise NotImplementedError("override make_publisher in your test class")
+
+    @pytest.fixture
+    def repo(self):  # pragma: no cover - the plugin's test overrides it
+        raise NotImplementedError("override repo in your test class")
+
+    @pytest.fixture
+    def folder(self, tmp_path) -> Path:
+        folder = tmp_path / "export"
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / "train.jsonl").write_text('{"instruction": "Say hi.", "input": "", "output": "Hi."}\n')
+        (folder / "README.md").write_text("# A tiny dataset\n")
+        return folder
+
+    def test_options_model_rejects_unknown_keys(self, make_publisher):
+        _rejects_unknown_options(type(make_publisher()).options_model)
+
+    def test_publishes_every_file_once_and_not_again_when_unchanged(self, make_publisher, repo, folder):
+        publisher = make_publisher()
+        first = publisher.publish(folder, repo)
+        assert sorted(first.files) == ["README.md", "data/train.jsonl"]
+        assert first.url and first.commit
+        again = publisher.publish(folder, repo)
+        assert again.commit is None
+        (folder / "README.md").write_text("# A tiny dataset, second edition\n")
+        assert publisher.publish(folder, repo).commit not in (None, first.commit)
+
+    def test_dry_run_writes_the_tree_locally(self, make_publisher, repo, folder, tmp_path):
+        result = make_publisher().publish(folder, repo, dry_run_dir=tmp_path / "dry")
+        assert result.commit is None
+        assert (tmp_path / "dry" / "data" / "train.jsonl").read_bytes() == (folder / "data" / "train.jsonl").read_bytes()
+
+    def test_refuses_to_publish_a_secret(self, make_publisher, repo, folder, tmp_path):
+        from factory.errors import UserError
+
+        (folder / "notes.txt").write_text("api_key: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789\n")
+        with pytest.raises(UserError) as info:
+            make_publisher().publish(folder, repo)
+        assert "sk-proj" not in str(info.value)
+        with pytest.raises(UserError):
+            make_publisher().publish(folder, repo, dry_run_dir=tmp_path / "dry")

@@ -1,0 +1,93 @@
+"""Which Japanese tokenizer options separate paraphrases from distinct tasks at ROUGE-L 0.7?
+
+Scores every labelled pair of ``tests/data/ja_pairs.jsonl`` (label 1: the same
+task reworded only in particles, politeness, spacing and punctuation or
+kana/kanji spelling; label 0: a different task sharing words) under every
+combination of the ``Japanese`` options, and under three baselines:
+rouge_score's default tokenizer (what Alpaca runs; it keeps only ``[a-z0-9]``),
+whitespace words and single characters. "F > threshold" is the duplicate
+decision, as in Alpaca's filter. The scoring itself is the core's
+:mod:`factory.pairs_eval`; this module only lists the candidates.
+
+    python -m factory_ja.evaluate [PAIRS.jsonl] [--threshold 0.7]
+
+prints the markdown tables that docs/japanese.md quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+from typing import Any, Sequence
+
+from factory.pairs_eval import (
+    Pair,
+    Row,
+    best_row,
+    character_tokens,
+    evaluate_tokenizers,
+    kind_table,
+    load_pairs,
+    markdown_table,
+    mistakes,
+    rouge_score_tokens,
+    whitespace_tokens,
+)
+
+from factory_ja.analyzer import SPLIT_MODES
+from factory_ja.language import Japanese
+
+PAIRS = Path(__file__).resolve().parents[1] / "tests" / "data" / "ja_pairs.jsonl"
+#: The on/off options of the similarity tokenizer (split_mode is varied separately).
+OPTION_NAMES = ("drop_particles", "drop_auxiliaries", "drop_symbols", "normalize")
+
+
+def option_grid() -> list[dict[str, bool]]:
+    """Every combination of the on/off options."""
+    return [dict(zip(OPTION_NAMES, values)) for values in itertools.product((False, True), repeat=len(OPTION_NAMES))]
+
+
+def options_name(options: dict[str, Any]) -> str:
+    dropped = [name.removeprefix("drop_") for name in OPTION_NAMES if name.startswith("drop_") and options[name]]
+    parts = ["drop " + "+".join(dropped) if dropped else "drop nothing"]
+    parts.append("normalized" if options["normalize"] else "surface")
+    if "split_mode" in options:
+        parts.insert(0, f"mode {options['split_mode']}")
+    return ", ".join(parts)
+
+
+def evaluate(pairs: Sequence[Pair], threshold: float = 0.7, modes: Sequence[str] = SPLIT_MODES) -> list[Row]:
+    """Baselines first, then one row per split mode and option combination."""
+    candidates: list = [
+        ("rouge_score default", None, rouge_score_tokens),
+        ("whitespace words", None, whitespace_tokens),
+        ("characters", None, character_tokens),
+    ]
+    for mode in modes:
+        for flags in option_grid():
+            options = {"split_mode": mode, **flags}
+            candidates.append((f"Sudachi {options_name(options)}", options, Japanese(**options).tokenize_many))
+    return evaluate_tokenizers(pairs, candidates, threshold)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pairs", nargs="?", type=Path, default=PAIRS)
+    parser.add_argument("--threshold", type=float, default=0.7)
+    args = parser.parse_args(argv)
+    pairs = load_pairs(args.pairs)
+    rows = evaluate(pairs, args.threshold)
+    positives = sum(p.label for p in pairs)
+    print(f"{len(pairs)} pairs ({positives} paraphrases, {len(pairs) - positives} distinct tasks), "
+          f"duplicate when ROUGE-L F > {args.threshold}\n")
+    print(markdown_table(rows, args.threshold))
+    best = best_row(rows)
+    print(f"\nbest: {best.name} {best.options}; default: {Japanese().options}\n")
+    print(kind_table(pairs, best, args.threshold))
+    for pair, score in mistakes(pairs, best, args.threshold):
+        print(f"\nmistake {pair.id} ({pair.kind}, label {pair.label}, F={score:.3f}): {pair.a} / {pair.b}")
+
+
+if __name__ == "__main__":
+    main()

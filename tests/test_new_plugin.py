@@ -1,0 +1,141 @@
+"""`factory new-plugin`: the scaffolded distributions install, register and pass their own tests unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from factory.testing.helpers import run_cli
+
+#: kind -> NAME used for it (the language one gets --language, so its code differs from its NAME)
+OTHER_KINDS = {
+    "teacher": "acme-llm",
+    "translator": "acme-mt",
+    "trainer": "acme-trainer",
+    "publisher": "acme-store",
+    "method": "acme-evolve",
+    "language": "klingon",
+}
+
+
+def _run_generated_tests(site: Path, *test_dirs: Path) -> subprocess.CompletedProcess:
+    """The generated tests, in a fresh interpreter that sees the plugins only through ``site``."""
+    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "--import-mode=importlib",
+         *map(str, test_dirs)],
+        cwd=site.parent, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def _put_on_path(dist_dir: Path, site: Path) -> None:
+    """Install ``dist_dir`` the way an installer would lay it out: the package plus a .dist-info.
+
+    METADATA and entry_points.txt are written from the generated pyproject.toml, so
+    this also checks that the pyproject declares the ``factory`` entry point.
+    """
+    project = tomllib.loads((dist_dir / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    name, version = project["name"], project["version"]
+    entry_points = project["entry-points"]["factory"]
+    package = next(p for p in dist_dir.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
+    (site / package.name).symlink_to(package, target_is_directory=True)
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(
+        "[factory]\n" + "".join(f"{key} = {value}\n" for key, value in entry_points.items()))
+
+
+def test_language_scaffold_installs_passes_its_own_tests_and_is_listed(tmp_path):
+    result = run_cli("new-plugin", "language", "xx", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    dist = tmp_path / "factory-xx"
+    assert "pip install -e" in result.stdout and str(dist) in result.stdout
+    assert sorted(p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()) == [
+        "README.md", "factory_xx/__init__.py", "factory_xx/language.py", "pyproject.toml", "tests/test_language.py",
+    ]
+    module = (dist / "factory_xx" / "language.py").read_text()
+    assert 'code: ClassVar[str] = "xx"' in module and "class XxLanguage(Language)" in module
+
+    # a real install, offline, into a folder of its own (the shared venv is left alone)
+    site = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "--no-deps",
+         "--no-build-isolation", "--no-index", str(dist)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    assert (site / "factory_xx" / "language.py").is_file()
+
+    tests = _run_generated_tests(site, dist / "tests")
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    passed = re.findall(r"^PASSED .*::(\w+)", tests.stdout, flags=re.MULTILINE)
+    # the whole language conformance suite ran, plus the generated paraphrase test
+    assert {"test_tokenizer_is_deterministic_and_non_trivial", "test_script_check", "test_prompt_wording_parses_back",
+            "test_templates_render", "test_blacklist", "test_tokenizer_separates_paraphrases_from_other_tasks"} <= set(passed)
+    assert "failed" not in tests.stdout.splitlines()[-1]
+
+    listed = run_cli("plugins", "--json", env={"PYTHONPATH": str(site)})
+    assert listed.returncode == 0, listed.stderr
+    assert {"name": "xx", "kind": "language", "distribution": "factory-xx", "version": "0.1.0"} in json.loads(listed.stdout)
+
+
+def test_every_kind_scaffold_registers_and_passes_its_own_tests(tmp_path):
+    dists = {}
+    for kind, name in OTHER_KINDS.items():
+        extra = ["--language", "tlh"] if kind == "language" else []
+        result = run_cli("new-plugin", kind, name, "--dir", str(tmp_path), *extra)
+        assert result.returncode == 0, result.stderr
+        dists[kind] = tmp_path / f"factory-{name}"
+    for dist in dists.values():
+        assert not [p for p in dist.rglob("*") if p.is_file() and "{{" in p.read_text()], "unfilled placeholder"
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for dist in dists.values():
+        _put_on_path(dist, site)
+    tests = _run_generated_tests(site, *(dist / "tests" for dist in dists.values()))
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    for kind in dists:  # each kind's own test module ran its conformance suite
+        passed = re.findall(rf"^PASSED \S*test_{kind}\.py::\w+Conformance::", tests.stdout, flags=re.MULTILINE)
+        assert len(passed) >= 3, f"{kind}: {tests.stdout}"
+
+    listed = {(e["kind"], e["name"]): e["distribution"]
+              for e in json.loads(run_cli("plugins", "--json", env={"PYTHONPATH": str(site)}).stdout)}
+    for kind, name in OTHER_KINDS.items():
+        registered = "tlh" if kind == "language" else name
+        assert listed[(kind, registered)] == f"factory-{name}"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["language", "Bad Name"], "NAME 'Bad Name': use lowercase letters"),
+    (["teacher", "9lives"], "NAME '9lives'"),
+    (["teacher", "factory-acme"], "give the short name ('acme')"),
+    (["teacher", "a" * 41], "at most 40 characters"),
+    (["trainer", "acme", "--language", "ja"], "--language applies to language and translator plugins"),
+    (["language", "xx", "--language", "12"], "--language '12': expected a language code"),
+    (["language", "long-name"], "NAME (the language code, unless --language is given) 'long-name'"),
+])
+def test_bad_names_and_options_are_one_line_user_errors(tmp_path, args, message):
+    result = run_cli("new-plugin", *args, "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_target_is_never_overwritten(tmp_path):
+    (tmp_path / "factory-xx").mkdir()
+    (tmp_path / "factory-xx" / "mine.txt").write_text("keep me")
+    result = run_cli("new-plugin", "language", "xx", "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "already exists" in result.stderr and "factory-xx" in result.stderr
+    assert [p.name for p in (tmp_path / "factory-xx").iterdir()] == ["mine.txt"]
+    missing = run_cli("new-plugin", "language", "xx", "--dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no such directory" in missing.stderr

@@ -150,17 +150,18 @@ def _label(record: SourceRecord, source: str | None) -> Any:
 def _write_atomically(outputs: list[tuple[Path, list[bytes]]]) -> None:
     """Write every file to a temporary sibling first; rename only when all are complete."""
     staged: list[tuple[str, Path]] = []
+    current = outputs[0][0]
     try:
-        for path, chunks in outputs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
+        for current, chunks in outputs:
+            current.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{current.name}.", suffix=".tmp", dir=current.parent)
+            staged.append((tmp, current))
             with os.fdopen(fd, "wb") as handle:
                 handle.writelines(chunks)
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        for tmp, current in staged:
+            os.replace(tmp, current)
     except OSError as exc:
-        raise UserError(f"{exc.filename or path}: cannot write: {exc.strerror}") from None
+        raise UserError(f"{current}: cannot write: {exc.strerror}") from None
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):

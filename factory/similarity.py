@@ -3,26 +3,30 @@
 Alpaca and self-instruct drop a new instruction when its ROUGE-L F-measure
 against any instruction already in the pool exceeds 0.7, scoring every pair
 with ``rouge_score`` (a pure-Python LCS table). :class:`RougeLIndex` gives the
-same decisions, float for float, while computing an LCS for only a handful of
+same scores, float for float, while computing an LCS for only a handful of
 entries per query:
 
 * every token is mapped once to an integer id (one vocabulary for the index),
   and each entry is stored as a string of ``chr(id)`` so rapidfuzz's
   bit-parallel LCS runs on it directly;
-* an inverted index keyed by ``(token id, occurrence number)`` gives, with one
-  ``bincount``, the multiset overlap ``o`` of the query with every entry. Since
-  ``LCS <= o <= min(la, lb)``, ``F = 2*LCS/(la+lb) <= 2*o/(la+lb)``: this bound
-  is never looser than the length bound ``2*min(la, lb)/(la+lb)``, so it prunes
-  everything the length bound would;
-* exact LCS lengths are computed only for entries whose bound reaches the best
-  score found so far, in descending bound order, stopping as soon as the next
-  bound falls below the best.
+* an inverted index keyed by ``(token id, occurrence number)`` gives the
+  multiset overlap ``o`` of the query with every entry in one ``bincount``
+  (keys most entries share, like "the", are kept as dense 0/1 rows instead,
+  which are cheaper to add up). Since ``LCS <= o <= min(la, lb)``,
+  ``F = 2*LCS/(la+lb) <= 2*o/(la+lb)``: this bound is never looser than the
+  length bound ``2*min(la, lb)/(la+lb)``, so it prunes all the length bound would;
+* the entry with the largest overlap seeds the best score; an integer test on
+  the overlaps then discards every entry that cannot reach it, and exact LCS
+  lengths are computed for the rest in descending bound order, in growing
+  batches, stopping as soon as the next bound falls below the best found.
 
 Bounds are compared as single correctly rounded divisions of small integers,
-which order exactly like the rationals they round (see ``_bound``); the score
-that is reported and compared with a threshold is always rouge_score's own
-float formula applied to the true LCS length (:func:`f_from_lcs`). Adding an
-entry appends to the inverted index; nothing is ever rebuilt.
+which order exactly like the rationals they round; the score that is
+reported and compared with a threshold is always rouge_score's own float
+formula applied to the true LCS length (:func:`f_from_lcs`), which matters:
+LCS 7 of 9 and 11 tokens gives 0.7000000000000001 (dropped at 0.7) while
+LCS 7 of 10 and 10 tokens gives 0.7 (kept). Adding an entry appends to the
+inverted index; nothing is ever rebuilt.
 """
 
 from __future__ import annotations
@@ -94,7 +98,11 @@ class RougeLIndex:
     reaching it; among entries with the same score the earliest added wins.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, dense_min: int = _DENSE_MIN, dense_share: int = _DENSE_SHARE) -> None:
+        """``dense_min``/``dense_share``: a key's posting list becomes a dense row once it
+        holds ``max(dense_min, len(self) // dense_share)`` entries (a speed knob only)."""
+        self._dense_min = dense_min
+        self._dense_share = dense_share
         # token -> its id as a one-character string (the id is the code point)
         self._vocab: dict[str, str] = {}
         self._texts: list[str] = []
@@ -138,7 +146,7 @@ class RougeLIndex:
         self._texts.append("".join(ids))
         self._keys.append(key)
         postings, dense_rows = self._postings, self._dense_rows
-        promote_at = max(_DENSE_MIN, entry // _DENSE_SHARE)
+        promote_at = max(self._dense_min, entry // self._dense_share)
         seen: dict[str, int] = {}
         for token_id in ids:
             occurrence = seen.get(token_id, 0) + 1

@@ -84,10 +84,10 @@ def test_rouge_l_f_is_bit_identical_to_rouge_score(a, b):
 
 
 @SETTINGS
-@given(pools(), st.floats(0.0, 1.0))
-def test_index_max_score_and_decisions_equal_brute_force(pool_and_candidates, threshold):
+@given(pools(), st.floats(0.0, 1.0), st.sampled_from([1, 3, 256]))
+def test_index_max_score_and_decisions_equal_brute_force(pool_and_candidates, threshold, dense_min):
     pool, candidates = pool_and_candidates
-    index = RougeLIndex()
+    index = RougeLIndex(dense_min=dense_min)  # 1: every token in dense rows; 256: none
     for j, tokens in enumerate(pool):
         assert index.add(tokens, key=j) == j
     assert len(index) == len(pool)
@@ -116,13 +116,18 @@ def test_adding_while_querying_matches_brute_force():
 
     rng = random.Random(7)
     alphabet = [f"w{i}" for i in range(12)]
-    index, pool = RougeLIndex(), []
-    for step in range(400):
+    index, pool = RougeLIndex(dense_min=64), []
+    for step in range(300):
         tokens = [rng.choice(alphabet) for _ in range(rng.randint(0, 25))]
         assert index.max_score(tokens) == brute_max(tokens, pool)
         index.add(tokens, key=step)
         pool.append(tokens)
         assert index.max_score(tokens) == brute_max(tokens, pool)  # finds itself (or an earlier copy)
+        if step % 60 == 0:  # a long query: overlaps no longer fit a byte
+            long_query = [rng.choice(alphabet + ["new"]) for _ in range(300)]
+            assert index.max_score(long_query) == brute_max(long_query, pool)
+    # Tokens most entries share have moved to dense rows by now: both paths were exercised.
+    assert index._dense_rows and index._postings
 
 
 def test_threshold_boundary_follows_rouge_score_float_not_the_rational():

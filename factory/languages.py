@@ -69,7 +69,15 @@ ALPACA_TEMPLATE = PromptTemplate(
         "Below is an instruction that describes a task. Write a response that appropriately "
         "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"
     ),
-    description="Stanford Alpaca's training format (with and without input).",
+    description="The Alpaca format as alpaca-lora and most servers use it (a newline after '### Response:').",
+)
+
+#: Stanford Alpaca's train.py: the same text with no newline after "### Response:".
+ALPACA_STANFORD_TEMPLATE = PromptTemplate(
+    name="alpaca-stanford",
+    with_input=ALPACA_TEMPLATE.with_input.removesuffix("\n"),
+    without_input=ALPACA_TEMPLATE.without_input.removesuffix("\n"),
+    description="Stanford Alpaca's own training format (no newline after '### Response:').",
 )
 
 KOALPACA_TEMPLATE = PromptTemplate(
@@ -100,6 +108,7 @@ class Language:
     program_task_prefixes: ClassVar[tuple[str, ...]] = ()
     templates: ClassVar[dict[str, PromptTemplate]] = {
         "alpaca": ALPACA_TEMPLATE,
+        "alpaca-stanford": ALPACA_STANFORD_TEMPLATE,
         "koalpaca": KOALPACA_TEMPLATE,
     }
     default_template: ClassVar[str] = "alpaca"

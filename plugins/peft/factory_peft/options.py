@@ -1,0 +1,111 @@
+"""The ``train:`` options of the peft trainer, validated with pydantic.
+
+This module imports nothing heavy: the CLI validates a recipe (and prints
+``--print-launch``) without loading torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from factory.errors import RecipeError
+
+#: Keys of the recipe's ``train:`` section that belong to the core, not to this plugin.
+CORE_KEYS = ("plugin", "data", "output_dir")
+
+#: ``template`` value that selects the tokenizer's own chat template.
+CHAT_TEMPLATE = "chat_template"
+
+Scheduler = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
+
+
+class LauncherOptions(BaseModel):
+    """How ``factory train --print-launch`` starts a multi-GPU / multi-node run through accelerate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_processes: int = Field(1, ge=1, description="Total processes (one per GPU) across all machines, as accelerate counts them.")
+    num_machines: int = Field(1, ge=1, description="Number of machines (nodes) taking part.")
+    machine_rank: int = Field(0, ge=0, description="Rank of this machine, 0 on the main node.")
+    main_process_ip: str | None = Field(None, description="Address of the main node; required with more than one machine.")
+    main_process_port: int | None = Field(None, ge=1, le=65535, description="Port of the main process on the main node.")
+    fsdp: str | None = Field(None, description="Path of an accelerate config YAML with `distributed_type: FSDP` (e.g. recipes/accelerate/fsdp-llama.yaml).")
+    deepspeed: str | None = Field(None, description="Path of a DeepSpeed JSON config (ZeRO stage, offload); passed to accelerate and to the Trainer.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "LauncherOptions":
+        if self.fsdp and self.deepspeed:
+            raise ValueError("choose either fsdp or deepspeed, not both")
+        if self.num_machines > 1 and not self.main_process_ip:
+            raise ValueError("main_process_ip is required when num_machines > 1")
+        if self.machine_rank >= self.num_machines:
+            raise ValueError(f"machine_rank {self.machine_rank} must be below num_machines {self.num_machines}")
+        return self
+
+
+class PeftOptions(BaseModel):
+    """Options of the ``peft`` trainer (the recipe's ``train:`` section minus plugin/data/output_dir)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(description="Backbone to finetune: a local folder or a Hugging Face Hub id (org/name).")
+    method: Literal["full", "lora", "qlora"] = Field("lora", description="full: every weight; lora: LoRA adapters on a frozen base; qlora: LoRA on a 4-bit nf4 base.")
+    template: str | None = Field(None, description="Prompt template of the language plugin (alpaca, koalpaca, ...) or `chat_template` for the tokenizer's; default: the language's default.")
+    lora_r: int = Field(8, ge=1, description="LoRA rank.")
+    lora_alpha: float = Field(16, gt=0, description="LoRA scaling numerator (the update is scaled by alpha / r).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: list[str] | Literal["all-linear"] | None = Field(None, description="Modules that get adapters; default per architecture (LLaMA: q_proj, v_proj; GPT-NeoX/Polyglot: query_key_value); `all-linear` for every linear layer but the output head.")
+    learning_rate: float = Field(3e-4, gt=0, description="Peak learning rate.")
+    epochs: float = Field(3, gt=0, description="Passes over the training set (ignored when max_steps is set).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    batch_size: int = Field(128, ge=1, description="Global batch size: examples per optimizer step across all processes and accumulation.")
+    micro_batch_size: int = Field(4, ge=1, description="Examples per forward pass on one device; gradient accumulation makes up the rest of batch_size.")
+    max_length: int = Field(512, ge=8, description="Maximum tokens per example (prompt + response + EOS), or per packed row.")
+    overlong: Literal["truncate", "drop"] = Field("truncate", description="Examples longer than max_length: truncate the response (its EOS is lost; counted and reported) or drop them (counted and reported).")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the optimizer steps spent warming the learning rate up.")
+    warmup_steps: int = Field(0, ge=0, description="Warmup in optimizer steps; overrides warmup_ratio when above 0.")
+    lr_scheduler: Scheduler = Field("linear", description="Learning-rate schedule after warmup.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 disables clipping).")
+    train_on_inputs: bool = Field(False, description="Also compute the loss on prompt tokens; by default only the response (and its EOS) is learned.")
+    packing: bool = Field(False, description="Pack several examples into each max_length row (attention stays within each example).")
+    eval_size: float = Field(0, ge=0, description="Held-out evaluation split: a fraction (< 1) or a number of examples (>= 1); 0 for none.")
+    eval_steps: int | None = Field(None, ge=1, description="Evaluate every this many steps (default: save_steps).")
+    seed: int = Field(42, description="Seed of the split, the shuffling, dropout and adapter initialisation.")
+    save_steps: int = Field(200, ge=1, description="Write a resumable checkpoint (weights, optimizer, scheduler, RNG, trainer state) every this many steps.")
+    save_total_limit: int | None = Field(3, ge=1, description="Keep at most this many checkpoints (oldest removed first); null keeps all.")
+    logging_steps: int = Field(10, ge=1, description="Report loss, tokens/s and ETA every this many steps.")
+    bf16: bool | Literal["auto"] = Field("auto", description="bf16 mixed precision / QLoRA compute dtype; auto: on when the GPU supports it, fp32 otherwise (CPU).")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass to save memory.")
+    merge_adapter: bool = Field(False, description="After LoRA/QLoRA training, also save the adapter merged into the base weights (output_dir/merged).")
+    attn_implementation: str | None = Field(None, description="Attention kernel passed to transformers (sdpa, eager, flash_attention_2); default: the library's choice.")
+    trust_remote_code: bool = Field(False, description="Allow model code from the base model's repository to run.")
+    launcher: LauncherOptions | None = Field(None, description="Multi-GPU / multi-node launch through accelerate: num_processes and an fsdp or deepspeed config path.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "PeftOptions":
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(f"batch_size {self.batch_size} must be a multiple of micro_batch_size {self.micro_batch_size}")
+        if self.method == "full" and self.merge_adapter:
+            raise ValueError("merge_adapter only applies to lora and qlora")
+        return self
+
+
+def parse_options(raw: dict[str, Any] | PeftOptions) -> PeftOptions:
+    """Validate the recipe's train options; each problem becomes one ``train.<field>: message`` line."""
+    if isinstance(raw, PeftOptions):
+        return raw
+    data = {key: value for key, value in dict(raw or {}).items() if key not in CORE_KEYS}
+    try:
+        return PeftOptions.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"train.{where}: {message}" if where else f"train: {message}")
+        raise RecipeError(problems) from None

@@ -1,0 +1,521 @@
+"""The peft trainer on tiny LLaMA and GPT-NeoX models built in conftest (CPU, nothing downloaded)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from factory.default_plugins.english import English
+from factory.errors import RecipeError, UserError
+from factory.languages import KOALPACA_TEMPLATE
+from factory.records import Record
+from factory.trainers import TrainJob
+
+from factory_peft import PeftTrainer
+from factory_peft.batching import SupervisedCollator, pack
+from factory_peft.encoding import IGNORE_INDEX, ExampleEncoder
+from factory_peft.export import load_trained
+from factory_peft.formatting import TemplateFormatter, chat_formatter
+from factory_peft.modeling import ensure_pad_token, fit_embeddings
+from factory_peft.run import prepare_run
+
+REPO = Path(__file__).resolve().parents[3]
+RECORDS = [
+    Record("Name three primary colors.", "", "Red, yellow and blue."),
+    Record("Add the two numbers and give the sum.", "4 and 5", "Nine."),
+    Record("한국의 수도는 어디인가요?", "", "한국의 수도는 서울입니다."),
+    Record("다음 문장을 영어로 번역하세요.", "고양이가 잠을 잡니다.", "The cat sleeps."),
+]
+
+
+def tiny_options(base: Path, **overrides) -> dict:
+    options = dict(base_model=str(base), method="lora", lora_r=8, lora_dropout=0.0, learning_rate=2e-2,
+                   max_steps=12, batch_size=2, micro_batch_size=2, max_length=256, logging_steps=3,
+                   save_steps=100, lr_scheduler="constant", seed=7)
+    options.update(overrides)
+    return options
+
+
+def job_for(base: Path, data: Path, out: Path, events: list | None = None, **overrides) -> TrainJob:
+    return TrainJob(data_files=[data], output_dir=out, options=tiny_options(base, **overrides),
+                    language=English(), progress=None if events is None else events.append)
+
+
+def tokenizer_with_pad(model_dir: Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def step_losses(events: list[dict]) -> list[float]:
+    return [e["loss"] for e in events if e["event"] == "step"]
+
+
+# -- masking, EOS, PAD ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ["llama", "neox"])
+@pytest.mark.parametrize("template", ["alpaca", "koalpaca"])
+def test_labels_are_masked_exactly_over_the_prompt_and_eos_is_learned(arch, template, llama_dir, neox_dir):
+    tokenizer = tokenizer_with_pad(llama_dir if arch == "llama" else neox_dir)
+    formatter = TemplateFormatter(English().template(template))
+    encoder = ExampleEncoder(tokenizer, formatter, max_length=512)
+    examples, stats = encoder.encode_all(RECORDS)
+    assert len(examples) == len(RECORDS) and stats.boundary_merges == 0
+    for record, ex in zip(RECORDS, examples):
+        prompt, response = formatter.split(record)
+        prompt_ids = tokenizer(prompt)["input_ids"]
+        n = len(prompt_ids)
+        assert ex.input_ids[:n] == prompt_ids  # the prompt tokens are the serving-time tokens
+        assert ex.labels[:n] == [IGNORE_INDEX] * n
+        assert IGNORE_INDEX not in ex.labels[n:]
+        assert ex.labels[n:] == ex.input_ids[n:]
+        assert ex.input_ids[-1] == ex.labels[-1] == tokenizer.eos_token_id
+        assert tokenizer.eos_token_id not in ex.input_ids[:-1]
+        assert tokenizer.decode(ex.input_ids[n:-1]).strip() == record.output
+    if arch == "neox":  # byte-level BPE round-trips exactly: the trained text is the published format
+        text = tokenizer.decode(examples[2].input_ids)
+        if template == "koalpaca":
+            assert text == "### 질문: 한국의 수도는 어디인가요?\n\n### 답변: 한국의 수도는 서울입니다.<|endoftext|>"
+        else:
+            assert text.endswith("### Instruction:\n한국의 수도는 어디인가요?\n\n### Response:\n한국의 수도는 서울입니다.<|endoftext|>")
+    inputs_too, _ = ExampleEncoder(tokenizer, formatter, 512, train_on_inputs=True).encode_all(RECORDS)
+    assert all(ex.labels == ex.input_ids for ex in inputs_too)
+
+
+def test_a_token_spanning_the_prompt_boundary_is_counted_not_hidden(llama_dir):
+    from factory.languages import PromptTemplate
+
+    tokenizer = tokenizer_with_pad(llama_dir)
+    cut = PromptTemplate(name="cut", with_input="{instruction}", without_input="### Instruc")  # ends mid-word
+    examples, stats = ExampleEncoder(tokenizer, TemplateFormatter(cut), 512).encode_all([Record("x", "", "tion:")])
+    full = tokenizer("### Instruction:")["input_ids"]
+    alone = tokenizer("### Instruc")["input_ids"]
+    assert stats.boundary_merges == 1 and examples[0].input_ids == full + [tokenizer.eos_token_id]
+    shared = next(i for i, (a, b) in enumerate(zip(full, alone)) if a != b)
+    assert examples[0].labels == [IGNORE_INDEX] * shared + full[shared:] + [tokenizer.eos_token_id]
+
+
+def test_koalpaca_template_is_the_published_format():
+    assert KOALPACA_TEMPLATE.render("질문") == "### 질문: 질문\n\n### 답변:"
+    assert KOALPACA_TEMPLATE.render("질문", "맥락") == "### 질문: 질문\n\n### 맥락: 맥락\n\n### 답변:"
+    assert TemplateFormatter(KOALPACA_TEMPLATE).split(Record("Q", "", "A")) == ("### 질문: Q\n\n### 답변:", " A")
+
+
+def test_chat_template_masks_the_user_turn(llama_dir):
+    tokenizer = tokenizer_with_pad(llama_dir)
+    with pytest.raises(UserError, match="no chat template"):
+        chat_formatter(tokenizer)
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ '### ' + m['role'] + ':\n' + m['content'] + '\n' }}"
+        "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '### assistant:\n' }}{% endif %}"
+    )
+    formatter = chat_formatter(tokenizer)
+    examples, _ = ExampleEncoder(tokenizer, formatter, 512).encode_all(RECORDS[:2])
+    prompt, _ = formatter.split(RECORDS[0])
+    n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    ex = examples[0]
+    assert ex.labels[:n] == [IGNORE_INDEX] * n and IGNORE_INDEX not in ex.labels[n:]
+    assert ex.input_ids.count(tokenizer.eos_token_id) == 1 and ex.labels[-1] == tokenizer.eos_token_id
+
+
+@pytest.mark.parametrize("arch", ["llama", "neox"])
+def test_pad_is_distinct_from_eos_and_new_rows_are_the_mean(arch, llama_dir, neox_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = llama_dir if arch == "llama" else neox_dir
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.pad_token = tokenizer.eos_token  # the popular mistake: PAD == EOS
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    rows = model.get_input_embeddings().weight.shape[0]
+    assert ensure_pad_token(tokenizer) is True
+    assert tokenizer.pad_token_id is not None and tokenizer.pad_token_id != tokenizer.eos_token_id
+    assert fit_embeddings(model, tokenizer) is True
+    weight = model.get_input_embeddings().weight
+    assert weight.shape[0] == len(tokenizer) == rows + 1 and model.config.pad_token_id == tokenizer.pad_token_id
+    assert torch.allclose(weight[rows], weight[:rows].mean(dim=0))
+    assert ensure_pad_token(tokenizer) is False  # idempotent
+
+    examples, _ = ExampleEncoder(tokenizer, TemplateFormatter(English().template()), 512).encode_all(RECORDS[:2])
+    batch = SupervisedCollator(tokenizer.pad_token_id)([{"input_ids": e.input_ids, "labels": e.labels} for e in examples])
+    short = 0 if len(examples[0]) < len(examples[1]) else 1
+    padded = batch["attention_mask"][short] == 0
+    assert padded.any() and (batch["input_ids"][short][padded] == tokenizer.pad_token_id).all()
+    assert (batch["labels"][short][padded] == IGNORE_INDEX).all()
+    # every EOS label survives collation (PAD never masks it)
+    assert int((batch["labels"] == tokenizer.eos_token_id).sum()) == 2
+
+
+def test_overlong_examples_are_counted_never_silently_cut(neox_dir):
+    tokenizer = tokenizer_with_pad(neox_dir)
+    formatter = TemplateFormatter(English().template("koalpaca"))
+    long_record = Record("Name three primary colors.", "", " ".join(["Red, yellow and blue."] * 40))
+    prompt_len = len(tokenizer(formatter.split(long_record)[0])["input_ids"])
+    (short,), _ = ExampleEncoder(tokenizer, formatter, 512).encode_all([RECORDS[0]])
+    limit = len(short) + 2  # the short record fits, the long one does not
+    examples, stats = ExampleEncoder(tokenizer, formatter, limit).encode_all([long_record, RECORDS[0]])
+    assert stats.truncated == 1 and len(examples) == 2 and len(examples[0]) == limit
+    assert examples[0].input_ids[-1] != tokenizer.eos_token_id and examples[1].input_ids[-1] == tokenizer.eos_token_id
+    assert any("truncated" in w and "lost" in w for w in stats.warnings)
+    kept, dropped = ExampleEncoder(tokenizer, formatter, limit, overlong="drop").encode_all([long_record, RECORDS[0]])
+    assert len(kept) == 1 and dropped.dropped_overlong == 1 and dropped.truncated == 0
+    _, tiny = ExampleEncoder(tokenizer, formatter, prompt_len).encode_all([long_record])
+    assert tiny.dropped_prompt_too_long == 1
+
+
+def test_packing_saves_padding_without_mixing_examples(llama_dir):
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = tokenizer_with_pad(llama_dir)
+    model = AutoModelForCausalLM.from_pretrained(llama_dir)
+    fit_embeddings(model, tokenizer)
+    model.eval()
+    varied = RECORDS + [Record(r.instruction, r.input, " ".join([r.output] * k)) for k in (2, 4) for r in RECORDS]
+    examples, _ = ExampleEncoder(tokenizer, TemplateFormatter(English().template()), 512).encode_all(varied)
+    max_length = 256
+    rows = pack(examples, max_length)
+    assert len(rows) < len(examples) and all(len(r) <= max_length for r in rows)
+    assert sorted(t for r in rows for t in r.input_ids) == sorted(t for e in examples for t in e.input_ids)
+    plain = SupervisedCollator(tokenizer.pad_token_id)
+    packed = SupervisedCollator(tokenizer.pad_token_id)
+    plain([{"input_ids": e.input_ids, "labels": e.labels} for e in examples])
+    batch = packed([{"input_ids": r.input_ids, "labels": r.labels, "position_ids": r.position_ids} for r in rows])
+    assert packed.padding_fraction() < plain.padding_fraction()
+    with torch.no_grad():
+        # the Trainer runs with use_cache=False; a cache would hide the packed positions from the mask builder
+        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        for index, row in enumerate(rows):  # every packed example must match a run on its own
+            start = 0
+            for length in _segment_lengths(row.position_ids):
+                alone = model(input_ids=torch.tensor([row.input_ids[start:start + length]])).logits[0]
+                assert torch.allclose(logits[index, start:start + length], alone, atol=1e-5)
+                start += length
+            assert start == len(row)
+    assert any(len(_segment_lengths(row.position_ids)) > 1 for row in rows)
+    masked = sum(label == IGNORE_INDEX for e in examples for label in e.labels)
+    assert sum(label == IGNORE_INDEX for r in rows for label in r.labels) == masked  # masks travel with examples
+
+
+def _segment_lengths(position_ids: list[int]) -> list[int]:
+    starts = [i for i, p in enumerate(position_ids) if p == 0] + [len(position_ids)]
+    return [b - a for a, b in zip(starts, starts[1:])]
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def test_full_finetune_overfits_and_reports_progress(llama_dir, data_file, tmp_path):
+    events: list[dict] = []
+    result = PeftTrainer().train(job_for(llama_dir, data_file, tmp_path / "out", events, method="full",
+                                         learning_rate=1e-2, eval_size=2, save_steps=6, packing=True))
+    losses = step_losses(events)
+    assert len(losses) == 4 and losses[-1] < 0.7 * losses[0]
+    steps = [e for e in events if e["event"] == "step"]
+    assert all(e["tokens_per_s"] > 0 and e["eta_s"] is not None for e in steps) and steps[-1]["eta_s"] == 0
+    assert [e["event"] for e in events].count("eval") >= 2
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(result.metrics))
+    assert metrics["global_step"] == 12 and metrics["eval_examples"] == 2 and metrics["train_examples"] == 4
+    assert metrics["packing"] is True and metrics["train_rows"] < metrics["train_examples"]
+    assert metrics["tokens_seen"] > 0 and metrics["tokens_per_s"] > 0 and metrics["pad_token_added"] is True
+    assert isinstance(metrics["eval_loss"], float)
+    model_dir = tmp_path / "out" / "model"
+    assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
+    card = (model_dir / "README.md").read_text()
+    assert "### Instruction:\n{instruction}\n\n### Response:\n" in card and "base_model:" in card
+    assert "</s>" in card and "<|pad|>" in card
+    with pytest.raises(UserError, match=r"other options \(changed: learning_rate\)"):  # resuming another run
+        prepare_run(job_for(llama_dir, data_file, tmp_path / "out", method="full", learning_rate=5e-3, eval_size=2,
+                            save_steps=6, packing=True))
+
+
+def test_lora_adapter_reloads_to_the_same_logits_and_merges(neox_dir, data_file, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    events: list[dict] = []
+    run = prepare_run(job_for(neox_dir, data_file, tmp_path / "out", events, target_modules="all-linear",
+                              template="koalpaca", merge_adapter=True))
+    result = run.execute()
+    losses = step_losses(events)
+    assert losses[-1] < 0.8 * losses[0]
+    assert result.metrics["embeddings_resized"] is True and result.metrics["adapter_tensors"] > 0
+    ids = torch.tensor([run.tokenizer("### 질문: 한국의 수도는 어디인가요?\n\n### 답변:")["input_ids"]])
+    run.model.eval()
+    with torch.no_grad():
+        trained = run.model(input_ids=ids).logits
+        reloaded_model, tokenizer = load_trained(tmp_path / "out" / "model")
+        reloaded = reloaded_model.eval()(input_ids=ids).logits
+        merged = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "merged").eval()(input_ids=ids).logits
+        base = AutoModelForCausalLM.from_pretrained(neox_dir).eval()(input_ids=ids).logits
+    assert tokenizer.pad_token_id == run.tokenizer.pad_token_id != tokenizer.eos_token_id
+    assert torch.allclose(trained, reloaded, atol=1e-5)
+    assert torch.allclose(trained, merged, atol=1e-4)
+    assert not torch.allclose(trained[..., : base.shape[-1]], base, atol=1e-2)  # the adapter changed the model
+    assert "### 질문: {instruction}\n\n### 답변:" in (tmp_path / "out" / "model" / "README.md").read_text()
+
+
+def test_qlora_trains_a_4bit_base_on_cpu(neox_dir, data_file, tmp_path):
+    events: list[dict] = []
+    run = prepare_run(job_for(neox_dir, data_file, tmp_path / "out", events, method="qlora",
+                              target_modules=["query_key_value"], learning_rate=5e-2))
+    quantized = [m for m in run.model.modules() if type(m).__name__ == "Linear4bit"]
+    assert quantized and all(m.weight.dtype == torch.uint8 and m.weight.quant_type == "nf4" for m in quantized)
+    assert all(m.weight.quant_state.nested for m in quantized)  # double quantization
+    result = run.execute()
+    losses = step_losses(events)
+    assert losses[-1] < 0.8 * losses[0]
+    assert result.metrics["compute_dtype"] == "float32" and result.metrics["optimizer"] == "adamw_torch"
+    assert result.metrics["bitsandbytes"] and result.metrics["adapter_tensors"] == 4  # A and B of 2 layers
+    config = json.loads((tmp_path / "out" / "model" / "adapter_config.json").read_text())
+    assert config["target_modules"] == ["query_key_value"] and config["r"] == 8
+
+
+def test_qlora_without_usable_bitsandbytes_fails_in_one_line_before_loading(neox_dir, data_file, tmp_path, monkeypatch):
+    import factory_peft.run as run_module
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("a model or tokenizer was loaded before the bitsandbytes check")
+
+    monkeypatch.setattr(run_module, "load_tokenizer", must_not_load)
+    monkeypatch.setattr(run_module, "load_model", must_not_load)
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # what an absent or broken install looks like
+    with pytest.raises(UserError) as caught:
+        prepare_run(job_for(neox_dir, data_file, tmp_path / "out", method="qlora"))
+    message = str(caught.value)
+    assert "\n" not in message and "qlora" in message and "bitsandbytes" in message
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    import torch
+    torch.set_num_threads(1)
+    from factory.default_plugins.english import English
+    from factory.trainers import TrainJob
+    from factory_peft import PeftTrainer
+
+    options, events, data, out, stop = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+
+    def progress(event):
+        with events.open("a") as handle:
+            handle.write(json.dumps(event) + "\\n")
+        if event.get("event") == "step" and event["step"] >= stop:
+            time.sleep(600)  # hold here until the test kills this process
+
+    PeftTrainer().train(TrainJob([Path(data)], Path(out), options, English(), progress))
+""")
+
+
+def test_resume_after_kill_continues_at_the_same_step_with_the_same_optimizer_state(llama_dir, data_file, tmp_path):
+    from transformers import TrainerCallback
+
+    options = tiny_options(llama_dir, max_steps=8, save_steps=3, logging_steps=1, lora_dropout=0.1,
+                           lr_scheduler="cosine", warmup_steps=2, batch_size=4)
+    script = tmp_path / "train_then_hang.py"
+    script.write_text(RESUME_SCRIPT)
+    events_file, killed_dir = tmp_path / "events.jsonl", tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(options), str(events_file), str(data_file),
+                             str(killed_dir), "5"], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not _logged_step(events_file, 5):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the training subprocess never reached step 5"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    checkpoint = killed_dir / "checkpoint-3"
+    assert (checkpoint / "trainer_state.json").exists() and not (killed_dir / "model").exists()
+    saved_optimizer = torch.load(checkpoint / "optimizer.pt", weights_only=True)
+    saved_scheduler = torch.load(checkpoint / "scheduler.pt", weights_only=True)
+
+    class Snapshot(TrainerCallback):
+        def on_train_begin(self, args, state, control, optimizer=None, lr_scheduler=None, **kwargs):
+            self.step = state.global_step
+            self.optimizer = copy.deepcopy(optimizer.state_dict())  # training mutates the tensors in place
+            self.scheduler = copy.deepcopy(lr_scheduler.state_dict())
+
+    events: list[dict] = []
+    run = prepare_run(TrainJob([data_file], killed_dir, options, English(), events.append))
+    snapshot = Snapshot()
+    run.trainer.add_callback(snapshot)
+    run.execute()
+    assert snapshot.step == 3 and [e["step"] for e in events if e["event"] == "step"] == [4, 5, 6, 7, 8]
+    assert snapshot.scheduler == saved_scheduler
+    restored = snapshot.optimizer["state"]
+    assert len(restored) == len(saved_optimizer["state"]) > 0
+    for index, tensors in saved_optimizer["state"].items():
+        for name, value in tensors.items():
+            assert torch.equal(restored[index][name], value), (index, name)
+
+    reference: list[dict] = []
+    PeftTrainer().train(TrainJob([data_file], tmp_path / "uninterrupted", options, English(), reference.append))
+    assert [e["loss"] for e in events if e["event"] == "step"] == pytest.approx(
+        [e["loss"] for e in reference if e["event"] == "step"][3:], rel=1e-5)
+    assert [e["learning_rate"] for e in events if e["event"] == "step"] == pytest.approx(
+        [e["learning_rate"] for e in reference if e["event"] == "step"][3:])
+    resumed = _adapter_tensors(killed_dir / "model")
+    straight = _adapter_tensors(tmp_path / "uninterrupted" / "model")
+    assert resumed.keys() == straight.keys()
+    assert all(torch.allclose(resumed[k], straight[k], atol=1e-6) for k in resumed)
+
+
+def _logged_step(events_file: Path, step: int) -> bool:
+    if not events_file.exists():
+        return False
+    lines = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    return any(e.get("event") == "step" and e["step"] >= step for e in lines)
+
+
+def _adapter_tensors(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+# -- recipes, options, launch, registration -----------------------------------------------------
+
+
+def test_bad_options_fail_cleanly_before_loading(llama_dir, data_file, tmp_path, monkeypatch):
+    import factory_peft.run as run_module
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("loaded a model for a recipe that should have been rejected")
+
+    monkeypatch.setattr(run_module, "load_tokenizer", must_not_load)
+    monkeypatch.setattr(run_module, "load_model", must_not_load)
+    trainer = PeftTrainer()
+    with pytest.raises(UserError, match="unknown prompt template 'vicuna'"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, template="vicuna"))
+    with pytest.raises(UserError, match="train.base_model: local folder '.*/missing' does not exist"):
+        trainer.train(job_for(tmp_path / "missing", data_file, tmp_path))
+    with pytest.raises(RecipeError, match=r"train.lora_rank: Extra inputs are not permitted"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, lora_rank=8))
+    with pytest.raises(RecipeError, match="batch_size 6 must be a multiple of micro_batch_size 4"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, batch_size=6, micro_batch_size=4))
+    with pytest.raises(RecipeError, match="train.method: Input should be 'full', 'lora' or 'qlora'"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, method="dora"))
+
+
+def test_every_option_is_described():
+    from factory_peft import LauncherOptions, PeftOptions
+
+    for model in (PeftOptions, LauncherOptions):
+        assert model.model_config["extra"] == "forbid"
+        assert all(info.description for info in model.model_fields.values()), model.__name__
+
+
+@pytest.mark.parametrize("name", ["polyglot-ko-qlora", "llama-alpaca-full", "llama-lora"])
+def test_shipped_recipes_validate(name):
+    from factory_peft.options import parse_options
+
+    recipe_path = REPO / "recipes" / f"{name}.yaml"
+    recipe = yaml.safe_load(recipe_path.read_text(encoding="utf-8"))
+    assert recipe["train"]["plugin"] == "peft"
+    options = parse_options(recipe["train"])
+    job = TrainJob(data_files=[], output_dir=Path("unused"), options=recipe["train"], language=None)
+    command = PeftTrainer().launch_command(job, str(recipe_path))
+    assert command[:2] == ["accelerate", "launch"] and command[-4:] == ["-m", "factory", "train", str(recipe_path)]
+    if name == "llama-alpaca-full":
+        assert (options.batch_size, options.learning_rate, options.epochs, options.max_length) == (128, 2e-5, 3, 512)
+        assert (options.weight_decay, options.warmup_ratio, options.lr_scheduler) == (0, 0.03, "cosine")
+        from accelerate.commands.config.config_args import load_config_from_file
+
+        launch = _parse_with_accelerate(command)
+        config = load_config_from_file(launch.config_file)
+        assert config.distributed_type == "FSDP" and config.mixed_precision == "bf16"
+        assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "LlamaDecoderLayer"
+        assert launch.num_processes == 4 and launch.module and launch.training_script == "factory"
+    if name == "polyglot-ko-qlora":
+        assert options.base_model == "EleutherAI/polyglot-ko-12.8b" and options.method == "qlora"
+        assert (options.lora_r, options.lora_alpha, options.target_modules, options.template) == (
+            8, 32, ["query_key_value"], "koalpaca")
+
+
+def _parse_with_accelerate(command: list[str]):
+    """Parse a printed command with accelerate's own ``launch`` argument parser (flags must exist)."""
+    from accelerate.commands.launch import launch_command_parser
+
+    assert command[:2] == ["accelerate", "launch"]
+    return launch_command_parser().parse_args(command[2:])
+
+
+def test_launch_command_for_deepspeed_and_multi_node(tmp_path):
+    ds = tmp_path / "zero3.json"
+    ds.write_text("{}")
+    recipe = tmp_path / "r.yaml"
+    options = {"base_model": "org/model", "launcher": {"num_processes": 16, "num_machines": 2, "machine_rank": 1,
+                                                       "main_process_ip": "10.0.0.1", "main_process_port": 29500,
+                                                       "deepspeed": "zero3.json"}}
+    command = PeftTrainer().launch_command(TrainJob([], tmp_path, options, None), str(recipe))
+    assert command == ["accelerate", "launch", "--use_deepspeed", "--deepspeed_config_file", str(ds.resolve()),
+                       "--num_processes", "16", "--num_machines", "2", "--machine_rank", "1",
+                       "--main_process_ip", "10.0.0.1", "--main_process_port", "29500",
+                       "-m", "factory", "train", str(recipe)]
+    launch = _parse_with_accelerate(command)
+    assert launch.use_deepspeed and launch.deepspeed_config_file == str(ds.resolve()) and launch.num_machines == 2
+    assert launch.training_script_args == ["train", str(recipe)]
+    options["launcher"]["deepspeed"] = "nowhere.json"
+    with pytest.raises(UserError, match="train.launcher.deepspeed: config file 'nowhere.json' not found"):
+        PeftTrainer().launch_command(TrainJob([], tmp_path, options, None), str(recipe))
+    with pytest.raises(RecipeError, match="main_process_ip is required"):
+        PeftTrainer().launch_command(TrainJob([], tmp_path, {"base_model": "m", "launcher": {"num_machines": 2}}, None), "r")
+
+
+def test_registered_through_the_factory_entry_point(monkeypatch):
+    from factory import plugins
+
+    monkeypatch.delenv(plugins.DISABLE_AUTOLOAD_ENV, raising=False)
+    monkeypatch.setenv(plugins.ALLOW_LIST_ENV, "factory-peft")  # only this distribution's entry point
+    entry = plugins.build_registry(plugins.build_plugin_manager()).get("trainer", "peft")
+    assert entry.obj is PeftTrainer and entry.distribution == "factory-peft" and entry.version == "0.1.0"
+
+
+def test_loading_the_plugin_and_printing_the_launch_stays_light():
+    code = (
+        "import sys\n"
+        "from factory.trainers import TrainJob\n"
+        "from factory_peft import PeftTrainer\n"
+        "PeftTrainer().launch_command(TrainJob([], '.', {'base_model': 'o/m', 'launcher': {'num_processes': 2}}, None), 'r')\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'accelerate') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_factory_train_cli_runs_the_recipe_and_prints_the_launch(llama_dir, data_file, tmp_path, capsys):
+    from factory.cli import main
+
+    recipe = tmp_path / "tiny.yaml"
+    train = {"plugin": "peft", "data": str(data_file), **tiny_options(llama_dir, max_steps=4, save_steps=2),
+             "launcher": {"num_processes": 2}}
+    recipe.write_text(yaml.safe_dump({"name": "tiny", "language": "en", "train": train}), encoding="utf-8")
+    main(["train", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])
+    metrics = json.loads((tmp_path / "run" / "train" / "metrics.json").read_text())
+    assert metrics["global_step"] == 4 and (tmp_path / "run" / "train" / "model" / "adapter_model.safetensors").exists()
+    capsys.readouterr()
+    main(["train", str(recipe), "--print-launch"])
+    assert capsys.readouterr().out.strip() == (
+        f"accelerate launch --multi_gpu --num_processes 2 --num_machines 1 -m factory train {recipe}")
+    recipe.write_text(yaml.safe_dump({"name": "tiny", "language": "en", "train": {**train, "template": "vicuna"}}))
+    with pytest.raises(SystemExit) as done:
+        main(["train", str(recipe), "--out", str(tmp_path / "run2"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert done.value.code == 2 and err.count("\n") == 0 and "unknown prompt template 'vicuna'" in err

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
+from factory.default_plugins.english_verbs import verb_object
 from factory.hookspecs import hookimpl
 from factory.languages import Language, PromptWording
 
@@ -57,6 +58,10 @@ class English(Language):
     def is_in_language(self, text: str) -> bool:
         # Alpaca's rule (first character ASCII) plus a Latin-letter majority, so English decisions match Alpaca's
         return text[:1].isascii() and super().is_in_language(text)
+
+    def verb_objects(self, texts: Sequence[str]) -> list[tuple[str | None, str | None]]:
+        # Offline rules, no parser model (accuracy: docs/report.md)
+        return [verb_object(text) for text in texts]
 
 
 @hookimpl

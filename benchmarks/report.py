@@ -1,0 +1,262 @@
+"""Benchmark: ``factory report`` on a 52K-record English run folder (target: under 60 s on one core).
+
+Needs no network. The run folder is synthesized the way a self-instruct run
+would leave it:
+
+* instructions come from ``benchmarks/similarity.py``'s generator (task
+  templates x word lists, invented names, 5-40 words, 12% light rewrites of
+  earlier ones), fed through the real near-duplicate filter
+  (``RougeLIndex.exceeds`` at 0.7, as the engine does) until 52,000 are kept;
+  the dropped ones go to ``rejected.jsonl`` as ``near_duplicate``, with a few
+  per cent of other rejection reasons;
+* 40% of records get an input (a 10-80 word passage) and every record an
+  output of 5-300 words (log-normal, median about 45, like Alpaca's);
+* ``stats.json`` has the shape the engine writes (stages, rejections, usage,
+  provenance pointing at ``seeds/en/seed_tasks.jsonl``).
+
+Then it runs ``factory report`` in a subprocess pinned to one core
+(``taskset -c 0`` when available, ``OMP_NUM_THREADS=1``), prints the phase
+timings, and exits 1 if the report took 60 s or more.
+
+Usage::
+
+    .venv/bin/python benchmarks/report.py                      # 52K (synthesizing takes ~1-2 minutes, cached)
+    .venv/bin/python benchmarks/report.py --records 5000       # quicker
+    .venv/bin/python benchmarks/report.py --update-docs        # also rewrite our docs/performance.md section
+
+The synthesized folder is kept (default ``/tmp/factory-report-bench-<N>``) and
+reused by later runs with the same size and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from factory.default_plugins.english import English  # noqa: E402
+from factory.similarity import RougeLIndex  # noqa: E402
+from similarity import synthesize  # noqa: E402  (benchmarks/similarity.py: instruction-like English)
+
+DOCS = ROOT / "docs" / "performance.md"
+HEADING = "## Report"
+LIMIT_S = 60.0
+THRESHOLD = 0.7
+SEEDS = ROOT / "seeds" / "en" / "seed_tasks.jsonl"
+
+SUBJECTS = ("the committee", "our neighbors", "the new manager", "most students", "the city council", "my sister",
+            "the research team", "local farmers", "the museum", "a small startup", "the school board",
+            "two engineers", "the bakery", "several customers", "the orchestra", "a volunteer group")
+ACTIONS = ("decided to postpone", "spent months planning", "complained loudly about", "finally approved",
+           "wrote a long report on", "started a campaign against", "organized a meeting about",
+           "argued for hours over", "quietly cancelled", "doubled the budget for", "asked for feedback on",
+           "published new rules for", "raised money for", "shared photos of", "voted against")
+OBJECTS = ("the summer festival", "a bike lane on Main Street", "the late fees", "a recycling program",
+           "the new library hours", "a weekend market", "the parking rules", "an exchange program",
+           "the annual picnic", "a noise ordinance", "the training schedule", "a community garden",
+           "the science fair", "an online course", "the holiday menu", "a job fair")
+TAILS = ("because costs kept rising", "after a heated debate", "despite the bad weather", "for the third time",
+         "without telling anyone", "to everyone's surprise", "before the deadline", "with mixed results",
+         "while the mayor was away", "as a trial run", "in record time", "after reading the survey")
+CONNECTIVES = ("However,", "As a result,", "In addition,", "Meanwhile,", "For example,", "Overall,", "Still,")
+OTHER_REASONS = (("too_short", 0.012), ("blacklisted", 0.006), ("bad_format", 0.004), ("wrong_language", 0.003),
+                 ("empty_output", 0.002), ("too_long", 0.001))
+
+
+def _sentence(rng: random.Random) -> str:
+    text = f"{rng.choice(SUBJECTS)} {rng.choice(ACTIONS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+    if rng.random() < 0.3:
+        text = f"{rng.choice(CONNECTIVES)} {text}"
+    return text[0].upper() + text[1:]
+
+
+def _passage(rng: random.Random, words: int) -> str:
+    out: list[str] = []
+    while sum(len(s.split()) for s in out) < words:
+        out.append(_sentence(rng))
+    return " ".join(out)
+
+
+def _output_words(rng: random.Random) -> int:
+    return max(5, min(300, int(rng.lognormvariate(3.8, 0.8))))
+
+
+def synthesize_run(folder: Path, records: int, seed: int) -> dict:
+    """Write a run folder of ``records`` accepted records; returns what was made."""
+    rng = random.Random(seed)
+    english = English()
+    started = time.perf_counter()
+    texts = synthesize(int(records * 1.9) + 1000, seed=seed)
+    pool = RougeLIndex()
+    accepted, rejected = [], []
+    for i, text in enumerate(texts):
+        tokens = english.tokenize(text)
+        over, score, key = pool.exceeds(tokens, THRESHOLD)
+        record_id = f"gen-{i:06d}"
+        meta = {"source": "generated", "method": "self-instruct", "teacher": "openai:chat:gpt-4o-mini",
+                "language": "en", "batch": len(accepted) // 20, "max_rouge_l": round(score, 6),
+                "most_similar": key}
+        if over:
+            rejected.append({"id": record_id, "instruction": text, "input": "", "output": "", "meta": meta,
+                             "reason": "near_duplicate", "detail": f"rouge_l={score:.4f} vs {key}",
+                             "batch": meta["batch"]})
+            continue
+        pool.add(tokens, record_id)
+        has_input = rng.random() < 0.4
+        accepted.append({"id": record_id, "instruction": text,
+                         "input": _passage(rng, rng.randint(10, 80)) if has_input else "",
+                         "output": _passage(rng, _output_words(rng)), "meta": meta})
+        if len(accepted) == records:
+            break
+    for reason, share in OTHER_REASONS:
+        for k in range(int(records * share)):
+            rejected.append({"id": f"rej-{reason}-{k}", "instruction": rng.choice(texts), "input": "", "output": "",
+                             "meta": {}, "reason": reason, "detail": "synthetic", "batch": 0})
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("accepted.jsonl", accepted), ("rejected.jsonl", rejected)):
+        with (folder / name).open("w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    counts: dict[str, int] = {}
+    for row in rejected:
+        counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+    requests = (len(accepted) + len(rejected)) // 18
+    usage = {"requests": requests, "cached_requests": requests // 50, "failed_requests": requests // 400,
+             "retries": requests // 200, "prompt_tokens": requests * 1100, "completion_tokens": requests * 1500,
+             "billed_characters": 0, "cached_characters": 0, "cost_usd": round(requests * 0.00107, 6)}
+    stats = {
+        "recipe": "report-benchmark", "language": "en", "status": "finished",
+        "accepted": len(accepted), "rejected": len(rejected), "target": records,
+        "stages": {"seed": {"seconds": 0.02}, "generate": {"seconds": 5400.0, "accepted": len(accepted),
+                                                           "rejected": len(rejected), "batches": records // 20},
+                   "export": {"seconds": 3.1}},
+        "rejections": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+        "usage": {"generate": usage}, "totals": usage,
+        "provenance": {"method": "self-instruct", "teacher": {"plugin": "openai", "model": "gpt-4o-mini"},
+                       "seed_set": {"path": str(SEEDS), "sha256": "", "count": 177},
+                       "filters": {"similarity": {"enabled": True, "threshold": THRESHOLD, "field": "instruction"},
+                                   "min_instruction_words": 4, "max_instruction_words": 150},
+                       "factory_version": "bench"},
+    }
+    (folder / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    (folder / "recipe.yaml").write_text(f"name: report-benchmark\nlanguage: en\nseed: {seed}\n"
+                                        f"method:\n  seeds: {SEEDS}\n  target: {records}\n", encoding="utf-8")
+    made = {"records": len(accepted), "rejected": len(rejected), "candidates": i + 1, "seed": seed,
+            "seconds": round(time.perf_counter() - started, 1)}
+    (folder / "benchmark.json").write_text(json.dumps(made), encoding="utf-8")
+    return made
+
+
+def run_report(folder: Path) -> tuple[float, float, dict[str, float], str]:
+    """Time ``factory report`` in a fresh process on one core: (wall s, CPU s, phase timings, its output).
+
+    CPU time (user + system) does not grow when other processes share the core; wall time does.
+    """
+    command = [sys.executable, "-m", "factory", "report", str(folder), "-o", str(folder / "report.html"), "--timings"]
+    if shutil.which("taskset"):
+        command = ["taskset", "-c", "0", *command]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"factory report failed ({done.returncode}):\n{done.stderr}")
+    phases = {m.group(1): float(m.group(2)) for m in re.finditer(r"^timing: (.+?) +([\d.]+) s$", done.stderr, re.M)}
+    return wall, cpu, phases, done.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=52_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folder", type=Path, help="run folder to synthesize or reuse")
+    parser.add_argument("--update-docs", action="store_true")
+    args = parser.parse_args(argv)
+    folder = args.folder or Path(f"/tmp/factory-report-bench-{args.records}")
+    marker = folder / "benchmark.json"
+    made = json.loads(marker.read_text()) if marker.exists() else None
+    if not made or made.get("records") != args.records or made.get("seed") != args.seed:
+        print(f"synthesizing {args.records:,} records into {folder} ...", flush=True)
+        made = synthesize_run(folder, args.records, args.seed)
+    print(f"run folder: {made['records']:,} accepted, {made['rejected']:,} rejected "
+          f"({made['candidates']:,} candidates through the 0.7 filter)")
+    wall, cpu, phases, output = run_report(folder)
+    load = os.getloadavg()[0]
+    print(output)
+    # Cross-check of two implementations: every kept record passed the engine's filter (RougeLIndex, > 0.7
+    # dropped) against all records kept before it, so the report's exact maximum over all other records
+    # must never be above 0.7 either.
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    above = re.search(r"<td>against the rest</td>(?:<td class=\"num\">[^<]*</td>){5}<td class=\"num\">([^<]*)</td>",
+                      html)
+    if not above or above.group(1) != "0.0%":
+        print(f"FAIL: records above the 0.7 threshold against the rest: {above.group(1) if above else '?'}")
+        return 1
+    rows = ["| phase | seconds |", "|---|---:|"]
+    rows += [f"| {name} | {seconds:.1f} |" for name, seconds in phases.items()]
+    rows.append(f"| **`factory report` wall time (process start to exit)** | **{wall:.1f}** |")
+    rows.append(f"| `factory report` CPU time (user + system) | {cpu:.1f} |")
+    table = "\n".join(rows)
+    print(table)
+    verdict = "PASS" if wall < LIMIT_S else "FAIL"
+    print(f"{verdict}: {wall:.1f} s for {made['records']:,} records (limit {LIMIT_S:.0f} s; CPU {cpu:.1f} s, "
+          f"load average {load:.1f} on {os.cpu_count()} cores)")
+    if args.update_docs:
+        _update_docs(table, made, wall, load)
+    return 0 if wall < LIMIT_S else 1
+
+
+def _update_docs(table: str, made: dict, wall: float, load: float) -> None:
+    """Replace only the "## Report" section of docs/performance.md (other sections belong to other benchmarks)."""
+    cpu = platform.processor() or platform.machine()
+    section = (
+        f"{HEADING}\n\n"
+        f"`factory report` on a synthesized {made['records']:,}-record English run folder "
+        f"({made['rejected']:,} rejected records; instructions passed through the real 0.7 ROUGE-L filter, "
+        "40% with an input, outputs of 5-300 words), in a fresh process pinned to one core "
+        f"(`taskset -c 0`, `OMP_NUM_THREADS=1`; {os.cpu_count()} cores on the machine, {cpu}, Python "
+        f"{platform.python_version()}). Target: under 60 s. Measured with "
+        "`.venv/bin/python benchmarks/report.py --update-docs`:\n\n"
+        f"{table}\n\n"
+        "\"similarity to the rest\" is exact (rouge_score's floats, checked against brute force in "
+        "tests/test_report.py): one pass in file order over an overlap index of all records, where each "
+        "record raises the best score of the earlier records it beats and finds its own best among them; "
+        "overlap bounds leave about 9 LCS computations per record (of 52,000). Two greedy passes over `RougeLIndex` "
+        "(forward, then backward) give identical scores here in 1.5 times the CPU time (26 s against 17 s). "
+        "\"figures\" includes importing matplotlib and drawing five PNGs.\n\n"
+        f"The machine's load average was {load:.1f} when this was measured: other processes sharing the core "
+        "stretch the wall time (up to about 2x, 41 s, in our runs on a busy 2-core machine) but not the CPU time. "
+        "The benchmark also checks the filter with the report: every kept record passed the 0.7 filter against the ones kept "
+        "before it, so its exact maximum against all others must not exceed 0.7, and the benchmark fails "
+        "if the report finds one that does.\n"
+    )
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Performance\n"
+    if HEADING + "\n" in text:
+        head, rest = text.split(HEADING + "\n", 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")
+    print(f"updated {DOCS} ({wall:.1f} s)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

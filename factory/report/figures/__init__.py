@@ -1,0 +1,1 @@
+"""One module per report figure; each ``render(...)`` returns (PNG bytes, characters no font could draw)."""

@@ -1,0 +1,143 @@
+"""Everything a report reads from a run folder, loaded once.
+
+The report must work on any run folder the engine wrote, finished or not,
+and on folders from older versions: a missing ``stats.json`` or
+``recipe.yaml`` leaves its parts of the report empty (with a note) rather
+than failing, while a corrupt journal line is the user's to fix and is
+named by file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from factory.errors import UserError
+from factory.records import Record
+from factory.runfolder import open_existing
+
+
+@dataclass
+class RunData:
+    """The run folder's records, rejections, stats and recipe, plus where its seed set is."""
+
+    path: Path
+    records: list[Record]
+    rejected: list[dict[str, Any]]
+    stats: dict[str, Any]
+    recipe: dict[str, Any]
+    language_code: str
+    seeds_path: Path | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.stats.get("recipe") or self.recipe.get("name") or self.path.name)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return self.stats.get("provenance") or {}
+
+    @property
+    def similarity_field(self) -> str:
+        """The record field the near-duplicate filter compared (``instruction`` unless the recipe chose another)."""
+        configured = ((self.provenance.get("filters") or {}).get("similarity") or {}).get("field")
+        if configured is None:
+            configured = (((self.recipe.get("filters") or {}).get("similarity")) or {}).get("field")
+        return configured if configured in ("instruction", "input", "output") else "instruction"
+
+    @property
+    def threshold(self) -> float | None:
+        for source in (self.provenance.get("filters"), self.recipe.get("filters")):
+            value = ((source or {}).get("similarity") or {}).get("threshold")
+            if isinstance(value, (int, float)):
+                return float(value)
+        return None
+
+    @property
+    def seed(self) -> int:
+        """The recipe's random seed, so the sampled rows are the same on every rerun."""
+        value = self.recipe.get("seed")
+        return value if isinstance(value, int) else 0
+
+
+def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            yield row
+
+
+def _read_stats(path: Path, notes: list[str]) -> dict[str, Any]:
+    if not path.exists():
+        notes.append(f"{path.name} is missing: counts, rejections and cost come from the journals only")
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _read_recipe(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _find_seeds(run_dir: Path, stats: dict[str, Any], recipe: dict[str, Any], notes: list[str]) -> Path | None:
+    """The seed set the run started from: the path stats recorded, else the recipe's ``method.seeds``.
+
+    A relative path is tried from the current directory (where ``factory run``
+    resolved it first), then from the run folder and its parent.
+    """
+    recorded = ((stats.get("provenance") or {}).get("seed_set") or {}).get("path")
+    method = recipe.get("method")
+    named = recorded or (method.get("seeds") if isinstance(method, dict) else None)
+    if not named:
+        return None
+    path = Path(str(named))
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, run_dir / path, run_dir.parent / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    notes.append(f"seed set {named} not found: the similarity-to-seeds histogram is left out")
+    return None
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read a run folder; a path that is not one is a one-line :class:`UserError`."""
+    folder = open_existing(run_dir)
+    notes: list[str] = []
+    records = [Record.from_dict(row) for row in _json_lines(folder.accepted_path)]
+    rejected = list(_json_lines(folder.rejected_path))
+    stats = _read_stats(folder.stats_path, notes)
+    recipe = _read_recipe(folder.recipe_path)
+    language = stats.get("language") or recipe.get("language") or "en"
+    return RunData(
+        path=folder.path,
+        records=records,
+        rejected=rejected,
+        stats=stats,
+        recipe=recipe,
+        language_code=str(language),
+        seeds_path=_find_seeds(folder.path, stats, recipe, notes),
+        notes=notes,
+    )

@@ -1,0 +1,250 @@
+"""The report's sections, made from an :class:`~factory.report.build.Analysis`: figures, tables, text.
+
+Every section is always present (a run without usage says so), so a reader
+finds the same page layout for every dataset.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from factory.report.figures import funnel as funnel_figure
+from factory.report.figures import lengths as lengths_figure
+from factory.report.figures import similarity as similarity_figure
+from factory.report.figures import sunburst as sunburst_figure
+from factory.report.figures import usage as usage_figure
+from factory.report.fonts import INSTALL_HINT
+from factory.report.html import Figure, Paragraph, Section, Table
+from factory.report.rejections import describe, examples
+from factory.report.usage import has_usage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from factory.report.build import Analysis
+
+FIGURE_NAMES = ("verbs", "similarity", "lengths", "rejections", "usage")
+FIELDS = ("instruction", "input", "output")
+
+
+class _Figures:
+    """Renders figures and remembers characters that no font could draw."""
+
+    def __init__(self) -> None:
+        self.missing: set[str] = set()
+
+    def make(self, name: str, rendered: tuple[bytes, str], caption: str) -> Figure:
+        png, missing = rendered
+        self.missing.update(missing)
+        return Figure(name=name, png=png, caption=caption)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole else "-"
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def subtitle(a: "Analysis") -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return (f"{a.data.path} · {len(a.data.records):,} records · language {a.language.code} "
+            f"({a.language.name}) · generated {stamp}")
+
+
+def _overview(a: "Analysis") -> Section:
+    stats, prov = a.data.stats, a.data.provenance
+    totals = stats.get("totals") or {}
+    teacher = prov.get("teacher") or {}
+    translator = prov.get("translator") or {}
+    seed_set = prov.get("seed_set") or {}
+    rows = [
+        ("recipe", a.data.name),
+        ("status", stats.get("status", "unknown")),
+        ("language", f"{a.language.code} ({a.language.name})"),
+        ("accepted records", f"{len(a.data.records):,}"),
+        ("rejected records", f"{a.funnel.candidates - a.funnel.kept:,}"),
+        ("target", stats.get("target")),
+        ("method", prov.get("method")),
+        ("teacher", teacher.get("identity") or teacher.get("model") or teacher.get("plugin")
+         if isinstance(teacher, dict) else teacher),
+        ("translator", (translator.get("identity") or translator.get("plugin")) if isinstance(translator, dict) else translator),
+        ("seed set", f"{seed_set.get('path')} ({seed_set.get('count')} tasks)" if seed_set.get("path") else None),
+        ("started / finished", f"{stats.get('started_at') or '-'} / {stats.get('finished_at') or '-'}"),
+        ("requests", f"{totals.get('requests', 0):,}" if totals else None),
+        ("tokens (prompt + completion)",
+         f"{totals.get('prompt_tokens', 0):,} + {totals.get('completion_tokens', 0):,}" if totals else None),
+        ("billed characters", f"{totals.get('billed_characters', 0):,}" if totals else None),
+        ("cost", f"${totals.get('cost_usd', 0):,.4f}" if totals else None),
+        ("factory version", prov.get("factory_version")),
+    ]
+    return Section("overview", "Overview", [Table(("", ""), [(k, v) for k, v in rows if v not in (None, "")])])
+
+
+def _verbs(a: "Analysis", figures: _Figures) -> Section:
+    section = Section("verbs", "Verbs and objects")
+    tree = a.tree
+    if tree is None:
+        section.parts.append(Paragraph(f"The '{a.language.code}' language plugin does not extract root verbs "
+                                       "and objects, so there is no sunburst for this dataset."))
+        return section
+    section.parts.append(Paragraph(
+        f"{tree.with_verb:,} of {tree.instructions:,} instructions ({_pct(tree.with_verb, tree.instructions)}) "
+        f"have a root verb ({tree.distinct_verbs:,} distinct verbs); questions and statements have none. "
+        f"Extracted by the '{a.language.code}' language plugin."))
+    if not tree.branches:
+        section.parts.append(Paragraph("No instruction has a root verb: nothing to draw."))
+        return section
+    section.parts.append(figures.make("verbs", sunburst_figure.render(tree),
+                                      "Root verbs (inner ring) and their most frequent direct objects (outer ring)"))
+    rows = [(b.verb, f"{b.count:,}", _pct(b.count, tree.instructions),
+             ", ".join(f"{obj} ({n:,})" for obj, n in b.objects)) for b in tree.branches]
+    section.parts.append(Table(("verb", "instructions", "share", "top objects"), rows, ("", "num", "num", "text")))
+    return section
+
+
+def _similarity_rows(name: str, scores: Sequence[float], threshold: float | None) -> tuple:
+    above_half = sum(1 for s in scores if s > 0.5)
+    above = sum(1 for s in scores if threshold is not None and s > threshold)
+    return (name, f"{statistics.median(scores):.3f}", f"{statistics.fmean(scores):.3f}",
+            f"{_quantile(scores, 0.9):.3f}", f"{max(scores):.3f}", _pct(above_half, len(scores)),
+            _pct(above, len(scores)) if threshold is not None else "-")
+
+
+def _similarity(a: "Analysis", figures: _Figures) -> Section:
+    threshold = a.data.threshold
+    field = a.data.similarity_field
+    section = Section("similarity", "Similarity (ROUGE-L)", [Paragraph(
+        f"Each record's highest ROUGE-L F on the {field} field, against every other record and against "
+        f"the seed tasks, on the '{a.language.code}' plugin's similarity tokens"
+        + (f"; the run's near-duplicate threshold is {threshold:g}." if threshold is not None else "."))])
+    seeds_missing = "no seed set in this run" if a.seeds is None else "empty seed set"
+    if a.data.seeds_path is None and a.data.provenance.get("seed_set"):
+        seeds_missing = "seed set not found"
+    to_seeds = a.to_seeds.scores if a.to_seeds else None
+    section.parts.append(figures.make(
+        "similarity", similarity_figure.render(a.to_rest.scores, to_seeds, threshold, seeds_missing),
+        "Max ROUGE-L F of each record against the rest of the dataset (left) and against the seeds (right)"))
+    rows = []
+    if len(a.to_rest.scores) > 1:
+        rows.append(_similarity_rows("against the rest", a.to_rest.scores, threshold))
+    if to_seeds:
+        rows.append(_similarity_rows(f"against {len(a.seeds or ()):,} seed tasks", to_seeds, threshold))
+    if rows:
+        section.parts.append(Table(("", "median", "mean", "90th percentile", "max", "> 0.5",
+                                    "> threshold"), rows, ("",) + ("num",) * 6))
+    return section
+
+
+def _lengths(a: "Analysis", figures: _Figures) -> Section:
+    unit = f"{a.language.name} words (count_words)"
+    filters = a.data.provenance.get("filters") or {}
+    limits = (filters.get("min_instruction_words"), filters.get("max_instruction_words"))
+    section = Section("lengths", "Lengths", [Paragraph(
+        f"Lengths in the '{a.language.code}' plugin's own measure (Language.count_words), the unit of the "
+        "length filters; dashed lines on the instruction panel are the run's limits.")])
+    section.parts.append(figures.make("lengths", lengths_figure.render(a.lengths, unit, limits),
+                                      "Instruction, input and output lengths"))
+    rows = []
+    for field in FIELDS:
+        values = a.lengths[field]
+        present = [v for v in values if v]
+        if not present:
+            rows.append((field, "-", "-", "-", "-", _pct(len(values), len(values))))
+            continue
+        rows.append((field, f"{statistics.fmean(present):.1f}", f"{statistics.median(present):g}",
+                     f"{_quantile(present, 0.95):g}", f"{max(present):,}", _pct(len(values) - len(present), len(values))))
+    section.parts.append(Table(("field", "mean", "median", "95th percentile", "max", "empty"), rows,
+                               ("",) + ("num",) * 5))
+    return section
+
+
+def _rejections(a: "Analysis", figures: _Figures) -> Section:
+    f = a.funnel
+    section = Section("rejections", "Rejections", [Paragraph(
+        f"The {f.stage} stage produced {f.candidates:,} candidates and kept {f.kept:,} "
+        f"({_pct(f.kept, f.candidates)}); each step removes one rejection reason, in the order the filters run.")])
+    section.parts.append(figures.make("rejections", funnel_figure.render(f),
+                                      "Rejection funnel (left) and rejections by reason (right)"))
+    found = examples(a.data.rejected, [step.reason for step in f.steps])
+    rows = []
+    for step in f.steps:
+        example = found.get(step.reason) or {}
+        rows.append((step.reason, f"{step.rejected:,}", _pct(step.rejected, f.candidates), describe(step.reason),
+                     example.get("instruction", ""), example.get("detail", "")))
+    if rows:
+        section.parts.append(Table(("reason", "rejected", "of candidates", "meaning", "example", "detail"), rows,
+                                   ("", "num", "num", "text", "text", "text")))
+    return section
+
+
+def _usage(a: "Analysis", figures: _Figures) -> Section:
+    section = Section("usage", "Cost and usage")
+    if not a.stages:
+        section.parts.append(Paragraph("No stage recorded timings or usage (stats.json is missing or empty)."))
+        return section
+    if has_usage(a.stages):
+        section.parts.append(figures.make("usage", usage_figure.render(a.stages),
+                                          "Requests, tokens, characters and cost per stage"))
+    else:
+        section.parts.append(Paragraph("No stage sent requests to a teacher or translator."))
+    headers = ("stage", "seconds", "accepted", "rejected", "requests", "cached", "failed", "retries",
+               "prompt tokens", "completion tokens", "billed chars", "cached chars", "cost (USD)")
+    rows = []
+    for s in a.stages:
+        rows.append((s.stage, "-" if s.seconds is None else f"{s.seconds:,.1f}",
+                     "-" if s.accepted is None else f"{s.accepted:,}", "-" if s.rejected is None else f"{s.rejected:,}",
+                     *(f"{s.get(k):,.0f}" for k in ("requests", "cached_requests", "failed_requests", "retries",
+                                                    "prompt_tokens", "completion_tokens", "billed_characters",
+                                                    "cached_characters")),
+                     f"${s.get('cost_usd'):,.4f}"))
+    section.parts.append(Table(headers, rows, ("",) + ("num",) * 12))
+    return section
+
+
+def _samples(a: "Analysis") -> Section:
+    records = a.data.records
+    section = Section("samples", "Random samples", [Paragraph(
+        f"{len(a.sample)} records drawn at random (seed {a.data.seed}), in file order.")])
+    rows = []
+    for i in a.sample:
+        r = records[i]
+        verb, obj = a.pairs[i] if a.pairs is not None else (None, None)
+        rows.append((r.id, r.instruction, r.input, r.output, " / ".join(x or "-" for x in (verb, obj)),
+                     f"{a.to_rest.scores[i]:.3f}"))
+    section.parts.append(Table(("id", "instruction", "input", "output", "verb / object", "max ROUGE-L"), rows,
+                               ("", "text", "text", "text", "", "num")))
+    return section
+
+
+def _similar_pairs(a: "Analysis") -> Section:
+    records = a.data.records
+    field = a.data.similarity_field
+    section = Section("similar-pairs", "Most similar pairs kept", [Paragraph(
+        f"The kept records closest to each other on the {field} field: candidates for a manual look or a "
+        "stricter threshold.")])
+    rows = [(f"{score:.3f}", records[i].id, getattr(records[i], field), records[j].id, getattr(records[j], field))
+            for score, i, j in a.similar_pairs]
+    section.parts.append(Table(("ROUGE-L", "id", field, "id", field), rows, ("num", "", "text", "", "text")))
+    return section
+
+
+def build_sections(a: "Analysis") -> list[Section]:
+    """All sections in page order (figures are rendered here)."""
+    figures = _Figures()
+    result = [_overview(a), _verbs(a, figures), _similarity(a, figures), _lengths(a, figures),
+              _rejections(a, figures), _usage(a, figures), _samples(a), _similar_pairs(a)]
+    if figures.missing:
+        shown = "".join(sorted(figures.missing))[:40]
+        a.notes.append(f"no installed font draws these characters, so figures show boxes for them: {shown} "
+                       f"(install one: {INSTALL_HINT})")
+    return result
+
+
+def figures_of(sections: Sequence[Section]) -> Iterator[Figure]:
+    for section in sections:
+        for part in section.parts:
+            if isinstance(part, Figure):
+                yield part

@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT / "plugins" / "openai"))
 from factory.costs import Usage  # noqa: E402
 from factory.teachers import TeacherRequest  # noqa: E402
 from factory.teaching import TeacherClient, TeacherSettings  # noqa: E402
+from _docs import PERFORMANCE_MD as DOCS, update_section  # noqa: E402 - sibling module: the script's folder is on sys.path
 
-DOCS = ROOT / "docs" / "performance.md"
 HEADING = "## Teacher throughput"
 MODEL = "loopback-model"
 ALPACA_BATCH = 5
@@ -182,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _update_docs(table: str, command: str) -> None:
     """Replace only our section of docs/performance.md (other sections belong to other benchmarks)."""
-    section = (
-        f"{HEADING}\n\n"
+    text = (
         "Generation speed is bound by the teacher's latency, not by our CPU: Alpaca sends one batched "
         "completions call of 5 prompts at a time and waits, while `factory.teaching.TeacherClient` keeps "
         "`concurrency` single-prompt requests in flight (under rate limits, retries and the response cache). "
@@ -191,17 +190,7 @@ def _update_docs(table: str, command: str) -> None:
         "latency L per reply, through the real `openai` client.\n\n"
         f"Measured with `{command}`:\n\n{table}\n"
     )
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Performance\n"
-    if HEADING in text:
-        head, rest = text.split(HEADING, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"updated {DOCS}")
+    print(f"updated {update_section(HEADING, text)}")
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ from rouge_score import rouge_scorer  # noqa: E402
 
 from factory.default_plugins.english import English  # noqa: E402
 from factory.similarity import RougeLIndex, greedy_dedup  # noqa: E402
+from _docs import PERFORMANCE_MD as DOCS, update_section  # noqa: E402 - sibling module: the script's folder is on sys.path
 
-DOCS = ROOT / "docs" / "performance.md"
 HEADING = "## Near-duplicate filter (ROUGE-L)"
 THRESHOLD = 0.7
 
@@ -536,8 +536,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _update_docs(table: str, command: str) -> None:
     """Replace only our section of docs/performance.md (other sections belong to other benchmarks)."""
-    section = (
-        f"{HEADING}\n\n"
+    text = (
         "Alpaca's filter drops a generated instruction whose ROUGE-L F-measure against any pooled "
         "instruction exceeds 0.7. `factory.similarity.RougeLIndex` answers the same question exactly "
         "(same floats as rouge_score) by pruning with token-overlap upper bounds and running a "
@@ -550,17 +549,7 @@ def _update_docs(table: str, command: str) -> None:
         "with rouge_score against the pool as it stood at that point.\n\n"
         f"Measured with `{command}`:\n\n{table}\n"
     )
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Performance\n"
-    if HEADING in text:
-        head, rest = text.split(HEADING, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1:] if nxt >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"updated {DOCS}")
+    print(f"updated {update_section(HEADING, text)}")
 
 
 if __name__ == "__main__":

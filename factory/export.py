@@ -38,6 +38,7 @@ from typing import Any, Iterable
 
 from factory import secrets_scan
 from factory.errors import UserError
+from factory.records import iter_json_lines
 
 COLUMNS = ("id", "instruction", "input", "output")
 META = "meta"
@@ -70,19 +71,10 @@ def read_json_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise UserError(f"{path}: file not found (has the run produced it yet?)")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(value, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object")
-            value.setdefault("id", "")
-            value["_line"] = lineno
-            rows.append(value)
+    for lineno, value in iter_json_lines(path):
+        value.setdefault("id", "")
+        value["_line"] = lineno
+        rows.append(value)
     return rows
 
 

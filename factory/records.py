@@ -68,7 +68,12 @@ class SeedTask:
         )
 
 
-def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file.
+
+    Every JSONL file a user or a run stage hands the core goes through here, so
+    a broken line is always the same one-line UserError naming file and line.
+    """
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
@@ -111,7 +116,7 @@ def load_records(path: str | Path, required_field: str = "instruction") -> list[
             record.id = record.id or f"{path.stem}-{index}"
             records.append(record)
         return records
-    for lineno, data in _iter_json_lines(path):
+    for lineno, data in iter_json_lines(path):
         if "instances" in data:
             records.append(_seed_from_dict(path, lineno, data).first_record())
             continue
@@ -146,4 +151,4 @@ def load_seed_tasks(path: str | Path) -> list[SeedTask]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found")
-    return [_seed_from_dict(path, lineno, data) for lineno, data in _iter_json_lines(path)]
+    return [_seed_from_dict(path, lineno, data) for lineno, data in iter_json_lines(path)]

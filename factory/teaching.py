@@ -28,8 +28,6 @@ import json
 import logging
 import math
 import random
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,6 +38,7 @@ from pydantic import Field
 
 from factory.costs import Budget, BudgetExceeded, Usage, teacher_price
 from factory.errors import StopRun
+from factory.sqlite_cache import SQLiteCache
 from factory.teachers import Completion, FatalTeacherError, RetryableTeacherError, Teacher, TeacherError, TeacherRequest
 
 log = logging.getLogger(__name__)
@@ -114,31 +113,27 @@ def estimate_prompt_tokens(request: TeacherRequest) -> int:
     return estimate_text_tokens(request.prompt or "")
 
 
-class ResponseCache:
+class ResponseCache(SQLiteCache):
     """Responses by request key in a SQLite file, committed as each response arrives.
 
-    WAL mode with autocommit: every :meth:`put` is its own transaction, so a
-    killed process keeps every response it was paid for. One connection,
-    guarded by a lock, serves the event loop (and any worker thread).
+    Every :meth:`put` is its own transaction (see :class:`SQLiteCache`), so a
+    killed process keeps every response it was paid for.
     """
 
+    table = "responses"
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across a process kill in WAL mode (only an OS crash can drop the last commits).
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+        super().__init__(
+            Path(path),
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)",
+            busy_timeout_s=10.0,
+            # NORMAL is durable across a process kill in WAL mode (only an OS crash can drop the last commits).
+            synchronous="NORMAL",
         )
 
     def get(self, key: str) -> Completion | None:
         """The cached completion (``cached=True``), or None; an unreadable entry counts as a miss."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        row = self._fetch_one("SELECT value FROM responses WHERE key = ?", (key,))
         if row is None:
             return None
         try:
@@ -159,28 +154,10 @@ class ResponseCache:
         data = asdict(completion)
         data.pop("cached", None)
         blob = json.dumps(data, ensure_ascii=False, default=str)
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)", (key, blob, time.time())
-            )
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        self._write("INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)", (key, blob, time.time()))
 
     def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return self._conn.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> "ResponseCache":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        return self._fetch_one("SELECT 1 FROM responses WHERE key = ?", (key,)) is not None
 
 
 class TokenBucket:

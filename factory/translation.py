@@ -30,7 +30,6 @@ import logging
 import os
 import random
 import sqlite3
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from factory.costs import Budget, Usage
 from factory.errors import StopRun, UserError
 from factory.protect import SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask
 from factory.records import Record
+from factory.sqlite_cache import SQLiteCache
 from factory.teachers import TeacherRequest
 from factory.translators import RetryableTranslationError, TranslationQuotaExceeded
 
@@ -81,29 +81,29 @@ class CachedTranslation:
     attempts: int
 
 
-class TranslationCache:
+class TranslationCache(SQLiteCache):
     """Engine outputs by (engine identity, languages, source text) in SQLite, committed per write.
 
     The raw masked output is stored, not the restored text, so the span check
     runs again on every read and a bad output can never slip through a cache.
-    WAL mode lets several runs share one file.
+    WAL mode (see :class:`SQLiteCache`) lets several runs share one file.
     """
 
+    table = "translations"
+
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else default_cache_dir() / CACHE_FILE
-        self._lock = threading.Lock()
+        path = Path(path) if path is not None else default_cache_dir() / CACHE_FILE
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
+            super().__init__(
+                path,
                 "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, engine TEXT NOT NULL, "
                 "source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, source_text TEXT NOT NULL, "
-                "output TEXT NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL)"
+                "output TEXT NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL)",
+                busy_timeout_s=30.0,
             )
         except (sqlite3.DatabaseError, OSError) as exc:
             raise UserError(
-                f"{self.path}: the translation cache cannot be opened ({exc}); "
+                f"{path}: the translation cache cannot be opened ({exc}); "
                 f"move the file away or set {CACHE_DIR_ENV} to another folder"
             ) from None
 
@@ -113,30 +113,14 @@ class TranslationCache:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> CachedTranslation | None:
-        with self._lock:
-            row = self._conn.execute("SELECT output, attempts FROM translations WHERE key = ?", (key,)).fetchone()
+        row = self._fetch_one("SELECT output, attempts FROM translations WHERE key = ?", (key,))
         return CachedTranslation(row[0], int(row[1])) if row else None
 
     def put(self, key: str, *, engine: str, source: str, target: str, text: str, output: str, attempts: int) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, engine, source.lower(), target.lower(), text, output, attempts, time.time()),
-            )
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM translations").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> "TranslationCache":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self._write(
+            "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, engine, source.lower(), target.lower(), text, output, attempts, time.time()),
+        )
 
 
 # -- stops ------------------------------------------------------------------------------------

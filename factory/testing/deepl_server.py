@@ -47,16 +47,15 @@ import html
 import io
 import json
 import re
-import signal
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from factory.testing.loopback import LoopbackHandler, LoopbackHTTPServer
 
 MAX_TEXTS_PER_REQUEST = 50
 MAX_REQUEST_BYTES = 128 * 1024
@@ -219,19 +218,7 @@ def _parse_entries(entries: str, entries_format: str) -> dict[str, str]:
     return result
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    owner: "LoopbackDeepL"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
+class _Handler(LoopbackHandler):
     # -- dispatch --------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -425,28 +412,17 @@ class _Handler(BaseHTTPRequestHandler):
             owner._log(method, path, 405)
             self._send_json(405, {"message": "Method not allowed"})
 
-    # -- output ----------------------------------------------------------------------------
-    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send_raw(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json", headers)
 
-    def _send_raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-
-class LoopbackDeepL:
+class LoopbackDeepL(LoopbackHTTPServer):
     """A DeepL-compatible server on 127.0.0.1 in a background thread; use as a context manager.
 
     ``character_limit`` is the account's quota (None: unlimited); a translate
     request that would pass it is refused whole with 456, as DeepL does.
     ``requests`` logs every request with its texts and billed characters.
     """
+
+    handler_class = _Handler
+    request_queue_size = 256
 
     def __init__(
         self,
@@ -457,46 +433,19 @@ class LoopbackDeepL:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         self.auth_key = auth_key
         self.character_limit = character_limit
         self.latency_s = latency_s
         self.character_count = 0
         self.glossaries: dict[str, Glossary] = {}
         self.requests: list[LoggedRequest] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
         self._faults: collections.deque[tuple] = collections.deque()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._address = (host, port)
-        self._server: _Server | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "LoopbackDeepL":
-        self._server = _Server(self._address, _Handler)
-        self._server.owner = self
-        self._stop.clear()
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "LoopbackDeepL":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     @property
     def server_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        """What the deepl client takes as ``server_url``."""
+        return self.url
 
     # -- scripting and inspection ----------------------------------------------------------
     def inject(self, *faults: tuple) -> None:
@@ -544,15 +493,6 @@ class LoopbackDeepL:
             self.character_count += characters
             return True
 
-    def _enter(self) -> None:
-        with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def _leave(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
     def _log(
         self,
         method: str,
@@ -580,14 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each translate request takes")
     args = parser.parse_args(argv)
     server = LoopbackDeepL(auth_key=args.auth_key, character_limit=args.character_limit, latency_s=args.latency, host=args.host, port=args.port)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    with server:
-        print(server.server_url, flush=True)
-        while not done.wait(0.2):
-            pass
-    return 0
+    return server.run_until_signalled(lambda: server.server_url)
 
 
 if __name__ == "__main__":

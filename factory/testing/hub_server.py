@@ -49,9 +49,10 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from factory.testing.loopback import LoopbackHandler, LoopbackHTTPServer
 
 TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 DEFAULT_GITATTRIBUTES = (
@@ -174,11 +175,38 @@ def _json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = N
     return Reply(status, json.dumps(data).encode(), {"Content-Type": content_type, **(headers or {})})
 
 
-class LoopbackHub:
-    """In-memory Hub on 127.0.0.1 (random port), served from a background thread."""
+class _Handler(LoopbackHandler):
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        reply = self.server.owner.handle(self.command, self.path, self.headers, body)
+        self._send_raw(reply.status, reply.body, None, reply.headers, write_body=self.command != "HEAD")
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _serve
+
+
+class LoopbackHub(LoopbackHTTPServer):
+    """In-memory Hub on 127.0.0.1 (random port), served from a background thread; ``url`` is its endpoint."""
+
+    handler_class = _Handler
+    thread_name = "loopback-hub"
 
     def __init__(self, token: str = "hf_loopback_test_token", user: str = "tester",
                  orgs: tuple[str, ...] = ("factory-org",)):
+        super().__init__()
         self.token = token
         self.user = user
         self.orgs = tuple(orgs)
@@ -189,41 +217,6 @@ class LoopbackHub:
         self._upload_nonces: set[str] = set()
         self._lock = threading.RLock()
         self._counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> "LoopbackHub":
-        hub = self
-
-        class Handler(_Handler):
-            server_hub = hub
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="loopback-hub", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "LoopbackHub":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # ------------------------------------------------------------ test controls
 
@@ -598,38 +591,3 @@ def _json_body(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise HubError(400, "Expected a JSON object")
     return value
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_hub: LoopbackHub
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read hub.requests instead
-        pass
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _serve(self) -> None:
-        body = self._read_body()
-        reply = self.server_hub.handle(self.command, self.path, self.headers, body)
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _serve

@@ -36,14 +36,13 @@ import collections
 import importlib
 import json
 import re
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from factory.testing.loopback import LoopbackHandler, LoopbackHTTPServer
 
 #: fault name -> number of arguments it takes (all optional)
 FAULTS: dict[str, int] = {
@@ -148,19 +147,8 @@ def _error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # many concurrent connections arrive at once in the concurrency tests
-    owner: "LoopbackOpenAI"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the openai client expects
+class _Handler(LoopbackHandler):
     disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall between headers and body
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         owner = self.server.owner
@@ -245,19 +233,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)  # socket.SHUT_RDWR: the client sees the peer hang up
 
-    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        self._send_raw(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json", headers)
-
-    def _send_raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
 
 def _format_seconds(value: Any) -> str:
     if isinstance(value, str):
@@ -265,7 +240,7 @@ def _format_seconds(value: Any) -> str:
     return f"{float(value):g}"
 
 
-class LoopbackOpenAI:
+class LoopbackOpenAI(LoopbackHTTPServer):
     """An OpenAI-compatible server on 127.0.0.1 in a background thread; use as a context manager.
 
     ``respond(request_json)`` returns the reply text (or a :class:`Reply`, or
@@ -276,6 +251,9 @@ class LoopbackOpenAI:
     at once. ``log_path`` also appends each log entry as a JSON line, flushed at
     once, so a test can inspect requests from a process it killed.
     """
+
+    handler_class = _Handler
+    request_queue_size = 512  # many concurrent connections arrive at once in the concurrency tests
 
     def __init__(
         self,
@@ -288,6 +266,7 @@ class LoopbackOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         self.respond: Responder = respond or default_responder
         self.latency_s = latency_s
         self.api_key = api_key  # when set, requests must carry "Authorization: Bearer <api_key>"
@@ -295,50 +274,14 @@ class LoopbackOpenAI:
         self.models = list(models)
         self.bad_request_message = "Invalid request (loopback)."
         self.requests: list[dict[str, Any]] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
         self._faults: collections.deque[tuple] = collections.deque()
         self._script: collections.deque[tuple | Reply] = collections.deque()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._ids = 0
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "LoopbackOpenAI":
-        self._server = _Server(self._address, _Handler)
-        self._server.owner = self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()  # wakes requests held by latency or a "timeout" fault
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "LoopbackOpenAI":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
-        host = self._address[0]
-        host = "127.0.0.1" if host in ("", "0.0.0.0") else (f"[{host}]" if ":" in host else host)
-        return f"http://{host}:{self.port}/v1"
+        """What the openai client takes as ``base_url``."""
+        return f"{self.url}/v1"
 
     # -- scripting -------------------------------------------------------------------------
     def inject(self, *faults: tuple) -> None:
@@ -371,15 +314,6 @@ class LoopbackOpenAI:
         return [entry["body"] for entry in self.requests]
 
     # -- used by the handler threads -------------------------------------------------------
-    def _enter(self) -> None:
-        with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def _leave(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
     def _next_fault(self) -> tuple | None:
         with self._lock:
             if self._faults:
@@ -470,14 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.script:
         server.script(*load_script(args.script))
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    with server:
-        print(server.base_url, flush=True)
-        while not done.wait(0.2):
-            pass
-    return 0
+    return server.run_until_signalled(lambda: server.base_url)
 
 
 if __name__ == "__main__":

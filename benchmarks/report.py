@@ -50,8 +50,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from factory.default_plugins.english import English  # noqa: E402
 from factory.similarity import RougeLIndex  # noqa: E402
 from similarity import synthesize  # noqa: E402  (benchmarks/similarity.py: instruction-like English)
+from _docs import update_section  # noqa: E402 - sibling module: the script's folder is on sys.path
 
-DOCS = ROOT / "docs" / "performance.md"
 HEADING = "## Report"
 LIMIT_S = 60.0
 THRESHOLD = 0.7
@@ -224,8 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 def _update_docs(table: str, made: dict, wall: float, load: float) -> None:
     """Replace only the "## Report" section of docs/performance.md (other sections belong to other benchmarks)."""
     cpu = platform.processor() or platform.machine()
-    section = (
-        f"{HEADING}\n\n"
+    text = (
         f"`factory report` on a synthesized {made['records']:,}-record English run folder "
         f"({made['rejected']:,} rejected records; instructions passed through the real 0.7 ROUGE-L filter, "
         "40% with an input, outputs of 5-300 words), in a fresh process pinned to one core "
@@ -245,17 +244,7 @@ def _update_docs(table: str, made: dict, wall: float, load: float) -> None:
         "before it, so its exact maximum against all others must not exceed 0.7, and the benchmark fails "
         "if the report finds one that does.\n"
     )
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Performance\n"
-    if HEADING + "\n" in text:
-        head, rest = text.split(HEADING + "\n", 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1:] if nxt >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"updated {DOCS} ({wall:.1f} s)")
+    print(f"updated {update_section(HEADING, text)} ({wall:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ A pairs file holds one JSON object per line::
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,3 +178,33 @@ def kind_table(pairs: Sequence[Pair], row: Row, threshold: float = 0.7) -> str:
 def mistakes(pairs: Sequence[Pair], row: Row, threshold: float = 0.7) -> list[tuple[Pair, float]]:
     """The pairs the row decides against their label, with their scores."""
     return [(p, s) for p, s in zip(pairs, row.scores) if (s > threshold) != bool(p.label)]
+
+
+# -- the plugins' ``python -m factory_xx.evaluate`` commands ----------------------
+def parse_command_line(argv: Sequence[str] | None, description: str,
+                       default_pairs: Path) -> tuple[list[Pair], float]:
+    """The pairs and threshold from ``[PAIRS.jsonl] [--threshold 0.7]``, shared by every language's evaluate command."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("pairs", nargs="?", type=Path, default=default_pairs)
+    parser.add_argument("--threshold", type=float, default=0.7)
+    args = parser.parse_args(argv)
+    return load_pairs(args.pairs), args.threshold
+
+
+def print_report(pairs: Sequence[Pair], rows: Sequence[Row], threshold: float, default_options: dict[str, Any],
+                 *, show_kind: bool) -> None:
+    """Print the tables a language's docs quote: all rows, the best row by kind of pair, then its mistakes.
+
+    One function so every language reports the same way; ``show_kind`` adds
+    each mistake's kind of pair (for pair sets with many kinds).
+    """
+    positives = sum(p.label for p in pairs)
+    print(f"{len(pairs)} pairs ({positives} paraphrases, {len(pairs) - positives} distinct tasks), "
+          f"duplicate when ROUGE-L F > {threshold}\n")
+    print(markdown_table(rows, threshold))
+    best = best_row(rows)
+    print(f"\nbest: {best.name} {best.options}; default: {default_options}\n")
+    print(kind_table(pairs, best, threshold))
+    for pair, score in mistakes(pairs, best, threshold):
+        kind = f"{pair.kind}, " if show_kind else ""
+        print(f"\nmistake {pair.id} ({kind}label {pair.label}, F={score:.3f}): {pair.a} / {pair.b}")

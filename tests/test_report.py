@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from factory.errors import UserError
 from factory.plugins import get_plugin
 from factory.report import build_report
 from factory.report.rejections import funnel
+from factory.report.rundata import load_run
 from factory.report.sections import FIGURE_NAMES
 from factory.report.similarity import nearest_in_pool, nearest_in_rest
 from factory.report.verbs import extract_pairs, verb_tree
@@ -145,6 +147,22 @@ def test_bad_run_folders_are_one_line_errors(tmp_path):
     assert corrupt.returncode == 2 and "accepted.jsonl:13: not valid JSON" in corrupt.stderr
     for done in (missing, not_run, corrupt):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("rejected.jsonl", "{}\n[1, 2]\n", "rejected.jsonl:2: expected a JSON object"),
+    ("stats.json", '{"recipe": "x",\n oops}\n', "stats.json:2: not valid JSON"),
+    ("stats.json", "[1, 2]\n", "stats.json: expected a JSON object"),
+    ("recipe.yaml", "name: x\nfilters: [a, b\nseed: 3\n", "recipe.yaml:3: not valid YAML"),
+    ("recipe.yaml", "- a\n- b\n", "recipe.yaml: expected a YAML mapping"),
+])
+def test_corrupt_run_files_are_errors_naming_file_and_line(tmp_path, name, text, message):
+    """The report reads run files with the core's readers, so their one-line errors are the same everywhere."""
+    run = write_sample_run(tmp_path / "run")
+    (run / name).write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_run(run)
+    assert str(raised.value).startswith(f"{run}/{message}") and "\n" not in str(raised.value)
 
 
 def test_a_language_without_verb_extraction_gets_no_sunburst(tmp_path, monkeypatch):

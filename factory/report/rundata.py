@@ -9,15 +9,12 @@ named by file and line.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
-from factory.errors import UserError
-from factory.records import Record
+from factory.export import read_json, read_yaml
+from factory.records import Record, iter_json_lines
 from factory.runfolder import open_existing
 
 
@@ -66,40 +63,16 @@ class RunData:
 
 
 def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+    """The objects of a run journal; a journal the run has not written yet is empty."""
+    if path.exists():
+        for _, row in iter_json_lines(path):
             yield row
 
 
 def _read_stats(path: Path, notes: list[str]) -> dict[str, Any]:
     if not path.exists():
         notes.append(f"{path.name} is missing: counts, rejections and cost come from the journals only")
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    return data if isinstance(data, dict) else {}
-
-
-def _read_recipe(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return data if isinstance(data, dict) else {}
+    return read_json(path)
 
 
 def _find_seeds(run_dir: Path, stats: dict[str, Any], recipe: dict[str, Any], notes: list[str]) -> Path | None:
@@ -129,7 +102,7 @@ def load_run(run_dir: str | Path) -> RunData:
     records = [Record.from_dict(row) for row in _json_lines(folder.accepted_path)]
     rejected = list(_json_lines(folder.rejected_path))
     stats = _read_stats(folder.stats_path, notes)
-    recipe = _read_recipe(folder.recipe_path)
+    recipe = read_yaml(folder.recipe_path)
     language = stats.get("language") or recipe.get("language") or "en"
     return RunData(
         path=folder.path,

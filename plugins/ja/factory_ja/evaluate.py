@@ -16,7 +16,6 @@ prints the markdown tables that docs/japanese.md quotes.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,13 +23,10 @@ from typing import Any, Sequence
 from factory.pairs_eval import (
     Pair,
     Row,
-    best_row,
     character_tokens,
     evaluate_tokenizers,
-    kind_table,
-    load_pairs,
-    markdown_table,
-    mistakes,
+    parse_command_line,
+    print_report,
     rouge_score_tokens,
     whitespace_tokens,
 )
@@ -72,21 +68,8 @@ def evaluate(pairs: Sequence[Pair], threshold: float = 0.7, modes: Sequence[str]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pairs", nargs="?", type=Path, default=PAIRS)
-    parser.add_argument("--threshold", type=float, default=0.7)
-    args = parser.parse_args(argv)
-    pairs = load_pairs(args.pairs)
-    rows = evaluate(pairs, args.threshold)
-    positives = sum(p.label for p in pairs)
-    print(f"{len(pairs)} pairs ({positives} paraphrases, {len(pairs) - positives} distinct tasks), "
-          f"duplicate when ROUGE-L F > {args.threshold}\n")
-    print(markdown_table(rows, args.threshold))
-    best = best_row(rows)
-    print(f"\nbest: {best.name} {best.options}; default: {Japanese().options}\n")
-    print(kind_table(pairs, best, args.threshold))
-    for pair, score in mistakes(pairs, best, args.threshold):
-        print(f"\nmistake {pair.id} ({pair.kind}, label {pair.label}, F={score:.3f}): {pair.a} / {pair.b}")
+    pairs, threshold = parse_command_line(argv, __doc__.splitlines()[0], PAIRS)
+    print_report(pairs, evaluate(pairs, threshold), threshold, Japanese().options, show_kind=True)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from factory.default_plugins.self_instruct import SelfInstruct
+from factory.pairs_eval import best_row, load_pairs
 from factory.records import Record
 from factory.similarity import RougeLIndex
 from factory.teachers import Completion
 from factory_ko import Korean
-from factory_ko.evaluate import best_row, evaluate, load_pairs
+from factory_ko.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parent / "data"
 REPO = Path(__file__).resolve().parents[3]

@@ -70,7 +70,9 @@ class FilterChain:
         if config.script_check:
             self.rules.append(Rule("wrong_language", lambda r: None if language.is_in_language(r.instruction) else f"not {language.code}"))
         if config.empty_output:
-            self.rules.append(Rule("empty_output", lambda r: "empty" if not r.output.strip() else None))
+            # a teacher that writes the no-input marker as the output has written nothing
+            markers = {language.prompt.noinput.lower(), "<noinput>", *(a.lower() for a in language.prompt.noinput_aliases)}
+            self.rules.append(Rule("empty_output", lambda r: "empty" if r.output.strip().lower() in markers | {""} else None))
         if config.output_equals_input:
             self.rules.append(Rule("output_equals_input", lambda r: "same" if r.input.strip() and r.output.strip() == r.input.strip() else None))
         self._index = None

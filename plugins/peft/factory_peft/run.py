@@ -27,7 +27,7 @@ from factory_peft.batching import SupervisedCollator, SupervisedDataset, pack
 from factory_peft.devices import DevicePlan, check_bitsandbytes, plan_devices
 from factory_peft.encoding import EncodeStats, ExampleEncoder
 from factory_peft.formatting import chat_formatter, choose_formatter
-from factory_peft.modeling import attach_lora, check_base_model, ensure_pad_token, fit_embeddings, load_model, load_tokenizer
+from factory_peft.modeling import attach_lora, check_base_model, resolve_base_model, ensure_pad_token, fit_embeddings, load_model, load_tokenizer
 from factory_peft.options import PeftOptions, parse_options
 
 METRICS_FILE = "metrics.json"
@@ -207,6 +207,7 @@ def prepare_run(job: TrainJob) -> TrainingRun:
     """Validate everything cheap first, then load tokenizer, data and model and build the Trainer."""
     options = parse_options(job.options)
     formatter = choose_formatter(options.template, job.language)
+    options = options.model_copy(update={"base_model": resolve_base_model(options.base_model)})
     check_base_model(options.base_model)
     records = load_data([Path(p) for p in job.data_files])
     plan = plan_devices(options)

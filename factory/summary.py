@@ -27,7 +27,8 @@ def print_summary(outcome) -> None:
         lines.append("next:")
         lines.append(f"  factory report {run.path}            # look at the data before training on it")
         lines.append(f"  factory push {run.path} --repo ORG/NAME   # publish to the Hugging Face Hub (private by default)")
-        lines.append("  use a stronger teacher: --set teacher.plugin=openai --set teacher.model=gpt-4o-mini (needs OPENAI_API_KEY)")
+        lines.append("  a real teacher: factory run recipes/ko-self-instruct.yaml  (OpenAI with OPENAI_API_KEY, or any")
+        lines.append("    OpenAI-compatible server: --set teacher.base_url=http://localhost:8000/v1 --set teacher.model=NAME)")
     if ctx.recipe.train:
         trained = ctx.provenance.get("train", {})
         model_dir = trained.get("metrics", {}).get("model_dir") or trained.get("output_dir")

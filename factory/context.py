@@ -31,6 +31,8 @@ class RunContext:
     seed_info: dict[str, Any] | None = None
     source_records: list[Record] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: small per-stage state that must survive a resume (e.g. how many batches in a row kept nothing)
+    extra: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     _language: Language | None = None
 
@@ -62,6 +64,7 @@ class RunContext:
             "rejections": dict(self.rejections),
             "stage_seconds": dict(self.stage_seconds),
             "budget_spent_usd": self.budget.spent_usd,
+            "extra": dict(self.extra),
         }
 
     def restore_counters(self, counters: dict[str, Any]) -> None:
@@ -70,6 +73,7 @@ class RunContext:
         self.rejections.update(counters.get("rejections", {}))
         self.stage_seconds.update(counters.get("stage_seconds", {}))
         self.budget.spent_usd = float(counters.get("budget_spent_usd", 0.0))
+        self.extra.update(counters.get("extra", {}))
 
     def count_rejections(self, rejected) -> None:
         for _, reason, _ in rejected:

@@ -122,3 +122,25 @@ def test_secrets_never_reach_the_run_folder(tmp_path, recipe):
     for path in out.rglob("*"):
         if path.is_file():
             assert FAKE_KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_teacher_that_only_repeats_itself_stops_the_run_and_the_stall_count_survives_resume(tmp_path, en_seeds):
+    from factory.testing.openai_server import LoopbackOpenAI
+
+    def parrot(request: dict) -> str:  # the same single task every time: a near-duplicate after the first
+        return " Describe the weather in Busan today in two sentences.\n4. Input:\n<noinput>\n4. Output:\nSunny.\n###\n"
+
+    with LoopbackOpenAI(parrot) as srv:
+        recipe = tmp_path / "p.yaml"
+        recipe.write_text(RECIPE.format(seeds=en_seeds, url=srv.base_url, target=50).replace(
+            "  target: 50\n", "  target: 50\n  max_stalled_batches: 3\n"))
+        out = tmp_path / "run"
+        first = run_cli("run", str(recipe), "--out", str(out), env=ENV)
+        assert first.returncode == 3 and "kept nothing" in first.stderr
+        state = json.loads((out / "state.json").read_text())
+        assert state["counters"]["extra"]["stalled_batches"] == 3
+        assert len(_accepted(out)) == 1
+        sent = len(srv.requests)
+        again = run_cli("run", str(recipe), "--out", str(out), env=ENV)
+        assert again.returncode == 3
+        assert len(srv.requests) - sent == 2  # one more stalled batch of 2 requests, then it stops again

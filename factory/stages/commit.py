@@ -16,10 +16,20 @@ def build_filter_chain(ctx: RunContext, with_seeds: bool) -> FilterChain:
     return chain
 
 
-def filter_and_commit(ctx: RunContext, chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> int:
-    """Judge ``candidates`` greedily, then append kept and rejected records durably; returns kept count."""
+def judge(chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> tuple[list[Record], list[Rejection]]:
+    """Judge ``candidates`` greedily; returns the kept records and every rejection of the batch."""
     kept, filtered_out = chain.apply(candidates)
-    all_rejected = rejected + filtered_out
-    ctx.count_rejections(all_rejected)
-    ctx.run.commit_batch(kept, all_rejected, ctx.counters())
+    return kept, rejected + filtered_out
+
+
+def commit(ctx: RunContext, kept: list[Record], rejected: list[Rejection]) -> None:
+    """Append one judged batch durably, with the counters that must survive a resume."""
+    ctx.count_rejections(rejected)
+    ctx.run.commit_batch(kept, rejected, ctx.counters())
+
+
+def filter_and_commit(ctx: RunContext, chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> int:
+    """Judge a batch and commit it; returns the kept count."""
+    kept, all_rejected = judge(chain, candidates, rejected)
+    commit(ctx, kept, all_rejected)
     return len(kept)

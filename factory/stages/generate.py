@@ -8,7 +8,7 @@ import time
 from factory.context import RunContext, build_teacher_client
 from factory.errors import StopRun
 from factory.plugins import get_plugin
-from factory.stages.commit import build_filter_chain, filter_and_commit
+from factory.stages.commit import build_filter_chain, commit, judge
 
 
 #: batches in a row that keep nothing before the stage gives up, for methods that do not say
@@ -44,7 +44,7 @@ class GenerateStage:
         client = build_teacher_client(ctx, self.name)
         usage = ctx.usage_for(self.name)
         target = recipe.method.target
-        stalled = int(ctx.run.state.counters.get("stalled_batches", 0))
+        stalled = int(ctx.extra.get("stalled_batches", 0))
         options = getattr(method, "options", None)
         max_stalled = getattr(options, "max_stalled_batches", DEFAULT_MAX_STALLED)
         # tasks in a response are numbered after the demonstrations the prompt showed
@@ -72,9 +72,10 @@ class GenerateStage:
                     record.meta.update({"source": "generated", "method": recipe.method.plugin,
                                         "teacher": client.teacher.identity, "language": recipe.language, "batch": batch_no})
                 ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
-                kept = filter_and_commit(ctx, chain, candidates, rejected)
+                kept, all_rejected = judge(chain, candidates, rejected)
                 stalled = 0 if kept else stalled + 1
-                ctx.run.state.counters["stalled_batches"] = stalled
+                ctx.extra["stalled_batches"] = stalled
+                commit(ctx, kept, all_rejected)
                 ctx.progress.update(
                     ctx.run.state.accepted, requests=usage.requests, cached=usage.cached_requests,
                     tokens=usage.prompt_tokens + usage.completion_tokens, cost=f"${usage.cost_usd:.4f}",

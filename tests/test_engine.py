@@ -144,3 +144,18 @@ def test_a_teacher_that_only_repeats_itself_stops_the_run_and_the_stall_count_su
         again = run_cli("run", str(recipe), "--out", str(out), env=ENV)
         assert again.returncode == 3
         assert len(srv.requests) - sent == 2  # one more stalled batch of 2 requests, then it stops again
+
+
+def test_an_unreachable_teacher_stops_the_run_after_one_failed_batch(tmp_path, en_seeds):
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    recipe = tmp_path / "dead.yaml"
+    recipe.write_text(RECIPE.format(seeds=en_seeds, url=dead, target=10).replace(
+        "export:", "  max_attempts: 2\n  backoff_initial_s: 0.01\nexport:"))
+    result = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), env=ENV)
+    assert result.returncode == 3
+    assert "all 2 requests of batch 0 failed" in result.stderr and "Traceback" not in result.stderr
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["batches_done"] == 0

@@ -57,6 +57,11 @@ class GenerateStage:
                 batch_no = ctx.run.state.batches_done
                 requests = method.requests_for_batch(batch_no, recipe.batch_size, ctx.seeds, language, recipe.seed)
                 results = await client.complete_many(requests)
+                failures = [r for r in results if isinstance(r, TeacherRequestFailed)]
+                if failures and len(failures) == len(results):
+                    # nothing came back at all: a down server or a wrong base_url, not a flaky request
+                    raise StopRun(f"generate: all {len(results)} requests of batch {batch_no} failed after retries "
+                                  f"({failures[0]}); check that the teacher is running and reachable, then rerun to resume")
                 candidates, rejected = [], []
                 for index, result in enumerate(results):
                     prefix = f"gen-{batch_no:05d}-{index:02d}"

@@ -539,26 +539,46 @@ async def translate_records(
 
     if not regenerate_output:
         return results
-    name = _language_name(language, target)
     waiting = [i for i, (record, _) in enumerate(results) if record is not None]
-    requests = [
-        regenerate_request(results[i][0].instruction, results[i][0].input, name,  # type: ignore[union-attr]
-                           max_tokens=max_output_tokens, temperature=temperature)
-        for i in waiting
-    ]
-    answers = await teacher_client.complete_many(requests)  # type: ignore[union-attr]
+    answers = await regenerate_outputs([results[i][0] for i in waiting], teacher_client, language, target,  # type: ignore[misc]
+                                       max_output_tokens=max_output_tokens, temperature=temperature)
     for i, answer in zip(waiting, answers):
-        record = results[i][0]
-        assert record is not None
+        results[i] = answer
+    return results
+
+
+async def regenerate_outputs(
+    records: Sequence[Record],
+    teacher_client: Any,
+    language: Any | None,
+    target: str,
+    *,
+    max_output_tokens: int = 1024,
+    temperature: float = 0.7,
+) -> list[tuple[Record | None, str | None]]:
+    """Ask the teacher for each record's output in the target language (KoAlpaca v1.0's approach).
+
+    The engine calls this after the near-duplicate filter, so no output is paid for a record that
+    is dropped anyway. Returns ``(record, None)`` or ``(None, reason)`` per record, in order.
+    """
+    name = _language_name(language, target)
+    requests = [regenerate_request(r.instruction, r.input, name, max_tokens=max_output_tokens, temperature=temperature)
+                for r in records]
+    answers = await teacher_client.complete_many(requests)
+    results: list[tuple[Record | None, str | None]] = []
+    for record, answer in zip(records, answers):
         if not hasattr(answer, "finish_reason"):  # TeacherRequestFailed
-            results[i] = (None, "teacher_failed")
+            results.append((None, "teacher_failed"))
         elif answer.finish_reason == "length":
-            results[i] = (None, "output_truncated")
+            results.append((None, "output_truncated"))
         elif not answer.text.strip():
-            results[i] = (None, "empty_output")
+            results.append((None, "empty_output"))
         else:
             record.output = answer.text.strip()
-            record.meta["teacher"] = teacher_client.identity  # type: ignore[union-attr]
+            record.meta["teacher"] = teacher_client.identity
+            if isinstance(record.meta.get("translation"), dict):
+                record.meta["translation"]["output"] = "regenerated"
+            results.append((record, None))
     return results
 
 

@@ -147,3 +147,14 @@ def test_an_output_that_is_only_the_noinput_marker_counts_as_empty():
     kept, rejected = chain.apply([Record("Name the largest planet in our solar system.", "", "<noinput>", id="a"),
                                   Record("Name the smallest planet in our solar system.", "", "Mercury", id="b")])
     assert [r.id for r in kept] == ["b"] and [(r.id, reason) for r, reason, _ in rejected] == [("a", "empty_output")]
+
+
+def test_output_rules_can_wait_for_outputs_written_later():
+    chain = FilterChain(FiltersSection(), English())
+    early = [Record("Write a haiku about the first snow in the city.", "", "", id="a"),
+             Record("Write a haiku about the first snow in the city!", "", "", id="b")]
+    kept, rejected = chain.apply(early, outputs=False)
+    assert [r.id for r in kept] == ["a"] and [(r.id, why) for r, why, _ in rejected] == [("b", "near_duplicate")]
+    kept[0].output = ""  # the teacher wrote nothing
+    good, bad = chain.check_outputs(kept)
+    assert good == [] and [(r.id, why) for r, why, _ in bad] == [("a", "empty_output")]

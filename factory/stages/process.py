@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from factory.context import RunContext, build_teacher_client
-from factory.stages.commit import build_filter_chain, filter_and_commit
+from factory.stages.commit import build_filter_chain, commit, filter_and_commit
 
 #: source records per journal batch, per unit of the recipe's batch_size
 RECORDS_PER_BATCH_UNIT = 8
@@ -53,13 +53,18 @@ class ProcessSourceStage:
                 batch_no = ctx.run.state.batches_done
                 batch = [r for r in records[batch_no * per_batch:(batch_no + 1) * per_batch]]
                 candidates, rejected = [], []
+                regenerate_later = False
                 if self.translate:
                     from factory.translation import translate_records
 
                     t = recipe.translate
+                    # outputs are regenerated after the near-duplicate filter, so no dropped record's
+                    # output is paid for (unless the filter compares outputs themselves)
+                    regenerate_later = t.regenerate_output and recipe.filters.similarity.field != "output"
                     results = await translate_records(
                         batch, t.fields, service, t.source_lang, t.target_lang or recipe.language,
-                        regenerate_output=t.regenerate_output, teacher_client=teacher_client, language=ctx.language)
+                        regenerate_output=t.regenerate_output and not regenerate_later,
+                        teacher_client=None if regenerate_later else teacher_client, language=ctx.language)
                     for original, (record, reason) in zip(batch, results):
                         if record is None:
                             rejected.append((original, reason or "translation_failed", ""))
@@ -70,7 +75,11 @@ class ProcessSourceStage:
                 for record in candidates:
                     record.meta.update({"language": recipe.language, "batch": batch_no})
                 ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
-                filter_and_commit(ctx, chain, candidates, rejected)
+                if regenerate_later:
+                    kept, all_rejected = await self._regenerate_survivors(ctx, chain, candidates, rejected, teacher_client)
+                    commit(ctx, kept, all_rejected)
+                else:
+                    filter_and_commit(ctx, chain, candidates, rejected)
                 usage = ctx.usage_for(self.name)
                 ctx.progress.update(min(len(records), (batch_no + 1) * per_batch), kept=ctx.run.state.accepted,
                                     billed_chars=usage.billed_characters, cost=f"${ctx.budget.spent_usd:.4f}")
@@ -81,3 +90,20 @@ class ProcessSourceStage:
                 await service.aclose()
             if teacher_client is not None:
                 await teacher_client.aclose()
+
+    @staticmethod
+    async def _regenerate_survivors(ctx: RunContext, chain, candidates, rejected, teacher_client):
+        """Filter on the translated instruction/input, then pay for outputs of the survivors only."""
+        from factory.translation import regenerate_outputs
+
+        survivors, filtered_out = chain.apply(candidates, outputs=False)
+        answers = await regenerate_outputs(survivors, teacher_client, ctx.language,
+                                           ctx.recipe.translate.target_lang or ctx.recipe.language)
+        written = []
+        for record, (answer, reason) in zip(survivors, answers):
+            if answer is None:
+                filtered_out.append((record, reason or "teacher_failed", ""))
+            else:
+                written.append(answer)
+        kept, bad_outputs = chain.check_outputs(written)
+        return kept, rejected + filtered_out + bad_outputs

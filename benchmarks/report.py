@@ -1,18 +1,21 @@
-"""Benchmark: ``factory report`` on a 52K-record English run folder (target: under 60 s on one core).
+"""Benchmark: ``factory report`` on a 52K-record English or Korean run folder (target: under 60 s on one core).
 
 Needs no network. The run folder is synthesized the way a self-instruct run
 would leave it:
 
 * instructions come from ``benchmarks/similarity.py``'s generator (task
   templates x word lists, invented names, 5-40 words, 12% light rewrites of
-  earlier ones), fed through the real near-duplicate filter
-  (``RougeLIndex.exceeds`` at 0.7, as the engine does) until 52,000 are kept;
+  earlier ones; with ``--language ko``, the same generator on
+  ``benchmarks/korean_text.py``'s Korean templates, 3-60 eojeols), fed
+  through the real near-duplicate filter (the language plugin's tokens,
+  ``RougeLIndex.exceeds`` at 0.7, as the engine does) until 52,000 are kept;
   the dropped ones go to ``rejected.jsonl`` as ``near_duplicate``, with a few
   per cent of other rejection reasons;
 * 40% of records get an input (a 10-80 word passage) and every record an
-  output of 5-300 words (log-normal, median about 45, like Alpaca's);
+  output of 5-300 words (log-normal, median about 45, like Alpaca's; Korean
+  passages have 0.7 as many eojeols, about what a translation has);
 * ``stats.json`` has the shape the engine writes (stages, rejections, usage,
-  provenance pointing at ``seeds/en/seed_tasks.jsonl``).
+  provenance pointing at ``seeds/<language>/seed_tasks.jsonl``).
 
 Then it runs ``factory report`` in a subprocess pinned to one core
 (``taskset -c 0`` when available, ``OMP_NUM_THREADS=1``), prints the phase
@@ -22,10 +25,12 @@ Usage::
 
     .venv/bin/python benchmarks/report.py                      # 52K (synthesizing takes ~1-2 minutes, cached)
     .venv/bin/python benchmarks/report.py --records 5000       # quicker
-    .venv/bin/python benchmarks/report.py --update-docs        # also rewrite our docs/performance.md section
+    .venv/bin/python benchmarks/report.py --language ko        # Korean (Kiwi); synthesizing takes ~2-3 minutes
+    .venv/bin/python benchmarks/report.py --update-docs        # also rewrite this language's part of our docs
 
-The synthesized folder is kept (default ``/tmp/factory-report-bench-<N>``) and
-reused by later runs with the same size and seed.
+The synthesized folder is kept (default ``/tmp/factory-report-bench-<N>``,
+``/tmp/factory-report-bench-ko-<N>`` for Korean) and reused by later runs
+with the same language, size and seed.
 """
 
 from __future__ import annotations
@@ -41,21 +46,23 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from factory.default_plugins.english import English  # noqa: E402
+import korean_text  # noqa: E402  (benchmarks/korean_text.py: instruction-like Korean)
+from factory.plugins import get_plugin  # noqa: E402
 from factory.similarity import RougeLIndex  # noqa: E402
 from similarity import synthesize  # noqa: E402  (benchmarks/similarity.py: instruction-like English)
-from _docs import update_section  # noqa: E402 - sibling module: the script's folder is on sys.path
+from _docs import PERFORMANCE_MD, update_section  # noqa: E402 - sibling module: the script's folder is on sys.path
 
 HEADING = "## Report"
 LIMIT_S = 60.0
 THRESHOLD = 0.7
-SEEDS = ROOT / "seeds" / "en" / "seed_tasks.jsonl"
 
 SUBJECTS = ("the committee", "our neighbors", "the new manager", "most students", "the city council", "my sister",
             "the research team", "local farmers", "the museum", "a small startup", "the school board",
@@ -83,10 +90,31 @@ def _sentence(rng: random.Random) -> str:
     return text[0].upper() + text[1:]
 
 
-def _passage(rng: random.Random, words: int) -> str:
+@dataclass(frozen=True)
+class Case:
+    """What the English and Korean benchmarks differ in: the text, and how long passages run."""
+
+    code: str
+    name: str
+    fresh: Callable[[random.Random], str] | None  # a new instruction (None: similarity.py's English)
+    edited: Callable[[str, random.Random], str] | None  # a light rewrite of an earlier one
+    sentence: Callable[[random.Random], str]  # one sentence of an input or output passage
+    word_scale: float  # passage words relative to English (Korean eojeols carry more than a word)
+    candidates: float  # candidates per record to synthesize: enough to keep ``records`` through the filter
+
+    @property
+    def seeds(self) -> Path:
+        return ROOT / "seeds" / self.code / "seed_tasks.jsonl"
+
+    def default_folder(self, records: int) -> Path:
+        return Path(f"/tmp/factory-report-bench-{records}" if self.code == "en"
+                    else f"/tmp/factory-report-bench-{self.code}-{records}")
+
+
+def _passage(case: Case, rng: random.Random, words: int) -> str:
     out: list[str] = []
     while sum(len(s.split()) for s in out) < words:
-        out.append(_sentence(rng))
+        out.append(case.sentence(rng))
     return " ".join(out)
 
 
@@ -94,20 +122,27 @@ def _output_words(rng: random.Random) -> int:
     return max(5, min(300, int(rng.lognormvariate(3.8, 0.8))))
 
 
-def synthesize_run(folder: Path, records: int, seed: int) -> dict:
+CASES = {
+    "en": Case("en", "English", None, None, _sentence, 1.0, 1.9),
+    # Kiwi morphemes share particles and 하다 endings, so more Korean candidates are near-duplicates (60%).
+    "ko": Case("ko", "Korean", korean_text.fresh, korean_text.edited, korean_text.sentence, 0.7, 2.7),
+}
+
+
+def synthesize_run(folder: Path, records: int, seed: int, case: Case = CASES["en"]) -> dict:
     """Write a run folder of ``records`` accepted records; returns what was made."""
     rng = random.Random(seed)
-    english = English()
+    language = get_plugin("language", case.code)()
     started = time.perf_counter()
-    texts = synthesize(int(records * 1.9) + 1000, seed=seed)
+    texts = synthesize(int(records * case.candidates) + 1000, seed=seed, fresh=case.fresh, edited=case.edited)
+    all_tokens = language.tokenize_many(texts)  # Kiwi's batch path for Korean; the same tokens as one by one
     pool = RougeLIndex()
     accepted, rejected = [], []
-    for i, text in enumerate(texts):
-        tokens = english.tokenize(text)
+    for i, (text, tokens) in enumerate(zip(texts, all_tokens)):
         over, score, key = pool.exceeds(tokens, THRESHOLD)
         record_id = f"gen-{i:06d}"
         meta = {"source": "generated", "method": "self-instruct", "teacher": "openai:chat:gpt-4o-mini",
-                "language": "en", "batch": len(accepted) // 20, "max_rouge_l": round(score, 6),
+                "language": case.code, "batch": len(accepted) // 20, "max_rouge_l": round(score, 6),
                 "most_similar": key}
         if over:
             rejected.append({"id": record_id, "instruction": text, "input": "", "output": "", "meta": meta,
@@ -117,10 +152,13 @@ def synthesize_run(folder: Path, records: int, seed: int) -> dict:
         pool.add(tokens, record_id)
         has_input = rng.random() < 0.4
         accepted.append({"id": record_id, "instruction": text,
-                         "input": _passage(rng, rng.randint(10, 80)) if has_input else "",
-                         "output": _passage(rng, _output_words(rng)), "meta": meta})
+                         "input": _passage(case, rng, round(rng.randint(10, 80) * case.word_scale)) if has_input else "",
+                         "output": _passage(case, rng, round(_output_words(rng) * case.word_scale)), "meta": meta})
         if len(accepted) == records:
             break
+    else:
+        raise SystemExit(f"only {len(accepted):,} of {len(texts):,} candidates passed the filter; "
+                         f"raise Case.candidates for '{case.code}'")
     for reason, share in OTHER_REASONS:
         for k in range(int(records * share)):
             rejected.append({"id": f"rej-{reason}-{k}", "instruction": rng.choice(texts), "input": "", "output": "",
@@ -136,8 +174,9 @@ def synthesize_run(folder: Path, records: int, seed: int) -> dict:
     usage = {"requests": requests, "cached_requests": requests // 50, "failed_requests": requests // 400,
              "retries": requests // 200, "prompt_tokens": requests * 1100, "completion_tokens": requests * 1500,
              "billed_characters": 0, "cached_characters": 0, "cost_usd": round(requests * 0.00107, 6)}
+    seeds = case.seeds
     stats = {
-        "recipe": "report-benchmark", "language": "en", "status": "finished",
+        "recipe": "report-benchmark", "language": case.code, "status": "finished",
         "accepted": len(accepted), "rejected": len(rejected), "target": records,
         "stages": {"seed": {"seconds": 0.02}, "generate": {"seconds": 5400.0, "accepted": len(accepted),
                                                            "rejected": len(rejected), "batches": records // 20},
@@ -145,16 +184,17 @@ def synthesize_run(folder: Path, records: int, seed: int) -> dict:
         "rejections": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
         "usage": {"generate": usage}, "totals": usage,
         "provenance": {"method": "self-instruct", "teacher": {"plugin": "openai", "model": "gpt-4o-mini"},
-                       "seed_set": {"path": str(SEEDS), "sha256": "", "count": 177},
+                       "seed_set": {"path": str(seeds), "sha256": "",
+                                    "count": len(seeds.read_text(encoding="utf-8").splitlines())},
                        "filters": {"similarity": {"enabled": True, "threshold": THRESHOLD, "field": "instruction"},
                                    "min_instruction_words": 4, "max_instruction_words": 150},
                        "factory_version": "bench"},
     }
     (folder / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
-    (folder / "recipe.yaml").write_text(f"name: report-benchmark\nlanguage: en\nseed: {seed}\n"
-                                        f"method:\n  seeds: {SEEDS}\n  target: {records}\n", encoding="utf-8")
-    made = {"records": len(accepted), "rejected": len(rejected), "candidates": i + 1, "seed": seed,
-            "seconds": round(time.perf_counter() - started, 1)}
+    (folder / "recipe.yaml").write_text(f"name: report-benchmark\nlanguage: {case.code}\nseed: {seed}\n"
+                                        f"method:\n  seeds: {seeds}\n  target: {records}\n", encoding="utf-8")
+    made = {"language": case.code, "records": len(accepted), "rejected": len(rejected), "candidates": i + 1,
+            "seed": seed, "seconds": round(time.perf_counter() - started, 1)}
     (folder / "benchmark.json").write_text(json.dumps(made), encoding="utf-8")
     return made
 
@@ -184,15 +224,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=52_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--language", choices=sorted(CASES), default="en")
     parser.add_argument("--folder", type=Path, help="run folder to synthesize or reuse")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
-    folder = args.folder or Path(f"/tmp/factory-report-bench-{args.records}")
+    case = CASES[args.language]
+    folder = args.folder or case.default_folder(args.records)
     marker = folder / "benchmark.json"
     made = json.loads(marker.read_text()) if marker.exists() else None
-    if not made or made.get("records") != args.records or made.get("seed") != args.seed:
-        print(f"synthesizing {args.records:,} records into {folder} ...", flush=True)
-        made = synthesize_run(folder, args.records, args.seed)
+    if (not made or made.get("records") != args.records or made.get("seed") != args.seed
+            or made.get("language", "en") != case.code):
+        print(f"synthesizing {args.records:,} {case.name} records into {folder} ...", flush=True)
+        made = synthesize_run(folder, args.records, args.seed, case)
     print(f"run folder: {made['records']:,} accepted, {made['rejected']:,} rejected "
           f"({made['candidates']:,} candidates through the 0.7 filter)")
     wall, cpu, phases, output = run_report(folder)
@@ -217,11 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{verdict}: {wall:.1f} s for {made['records']:,} records (limit {LIMIT_S:.0f} s; CPU {cpu:.1f} s, "
           f"load average {load:.1f} on {os.cpu_count()} cores)")
     if args.update_docs:
-        _update_docs(table, made, wall, load)
+        _update_docs(case, table, made, wall, load)
     return 0 if wall < LIMIT_S else 1
 
 
-def _update_docs(table: str, made: dict, wall: float, load: float) -> None:
+def _update_docs(case: Case, table: str, made: dict, wall: float, load: float) -> None:
     """Replace only the "## Report" section of docs/performance.md (other sections belong to other benchmarks)."""
     cpu = platform.processor() or platform.machine()
     text = (

@@ -308,15 +308,20 @@ def _edited(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def synthesize(count: int, seed: int = 0, edit_rate: float = 0.12) -> list[str]:
-    """``count`` instruction-like sentences; ``edit_rate`` of them rewrite an earlier one."""
+def synthesize(count: int, seed: int = 0, edit_rate: float = 0.12, fresh=None, edited=None) -> list[str]:
+    """``count`` instruction-like sentences; ``edit_rate`` of them rewrite an earlier one.
+
+    ``fresh(rng)`` and ``edited(text, rng)`` make them (English by default;
+    ``benchmarks/korean_text.py`` has Korean ones).
+    """
+    fresh, edited = fresh or _fresh, edited or _edited
     rng = random.Random(seed)
     texts: list[str] = []
     for _ in range(count):
         if texts and rng.random() < edit_rate:
-            texts.append(_edited(texts[rng.randrange(len(texts))], rng))
+            texts.append(edited(texts[rng.randrange(len(texts))], rng))
         else:
-            texts.append(_fresh(rng))
+            texts.append(fresh(rng))
     return texts
 
 

@@ -16,7 +16,7 @@ from typing import ClassVar, Sequence
 
 from factory.languages import Language, PromptWording
 
-from factory_ko.kiwi import analyze, get_kiwi
+from factory_ko.kiwi import analyze
 from factory_ko.verb_object import verb_object
 
 _REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ko" / "seed_tasks.jsonl"
@@ -96,8 +96,7 @@ class Korean(Language):
     def tokenize(self, text: str) -> list[str]:
         if not text.strip():
             return []
-        morphemes = get_kiwi().tokenize(text, compatible_jamo=True)
-        return [m.form.lower() for m in morphemes if self._keep(m.tag)]
+        return [m.form.lower() for m in analyze([text])[0] if self._keep(m.tag)]
 
     def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
         return [[m.form.lower() for m in morphemes if self._keep(m.tag)] for morphemes in analyze(texts)]
@@ -125,7 +124,7 @@ class Korean(Language):
 
     # -- task filters -----------------------------------------------------
     def blacklisted(self, instruction: str) -> str | None:
-        morphemes = get_kiwi().tokenize(instruction, compatible_jamo=True) if instruction.strip() else []
+        morphemes = analyze([instruction])[0] if instruction.strip() else []
         for i, m in enumerate(morphemes):
             following = morphemes[i + 1].tag if i + 1 < len(morphemes) else ""
             if m.tag.startswith("NN") and following not in ("XSV", "XSA") and m.form in self.blacklist:

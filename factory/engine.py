@@ -51,9 +51,6 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
         for stage in plan:
             if stage.name in INPUT_STAGES:
                 continue
-            if getattr(stage, "skip_when_done", False) and stage.name in run.state.stages_done:
-                progress.log(f"{stage.name}: already done")
-                continue
             if stage.name in ("export", "publish", "train"):
                 run.write_stats(build_stats(ctx, finished=True))  # the card describes final data counts
             stage.run(ctx)

@@ -52,7 +52,7 @@ class Rule:
 class FilterChain:
     """Applies the recipe's filters in order; keeps the near-duplicate pool up to date."""
 
-    def __init__(self, config: FiltersSection, language: Language, target_field: str = "instruction"):
+    def __init__(self, config: FiltersSection, language: Language):
         self.config = config
         self.language = language
         self.field = config.similarity.field

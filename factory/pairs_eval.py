@@ -89,6 +89,25 @@ def load_pairs(path: str | Path) -> list[Pair]:
     return pairs
 
 
+def dedup_pairs_with_cli(pairs: Sequence[Pair], language: str, folder: Path) -> dict[str, dict[str, Any]]:
+    """Run `factory dedup --language LANG` with every pair's second text against all first texts (the
+    pooled, greedy check generation does); returns the rejected records by id (``b-<pair id>``)."""
+    from factory.errors import FactoryError
+    from factory.testing.helpers import run_cli
+
+    firsts, seconds = folder / "a.jsonl", folder / "b.jsonl"
+    for path, side in ((firsts, "a"), (seconds, "b")):
+        path.write_text("".join(json.dumps({"id": f"{side}-{p.id}", "instruction": getattr(p, side)}, ensure_ascii=False)
+                                + "\n" for p in pairs), encoding="utf-8")
+    kept, rejected = folder / "kept.jsonl", folder / "rejected.jsonl"
+    result = run_cli("dedup", str(seconds), "-o", str(kept), "--language", language, "--against", str(firsts),
+                     "--rejected", str(rejected))
+    if result.returncode != 0:
+        raise FactoryError(f"factory dedup failed: {result.stderr.strip()}")
+    rows = [json.loads(line) for line in rejected.read_text(encoding="utf-8").splitlines()]
+    return {row["id"]: row for row in rows}
+
+
 def score_pairs(pairs: Sequence[Pair], tokenize_many: TokenizeMany) -> list[float]:
     """ROUGE-L F of each pair under one tokenizer (both texts tokenized in one batch)."""
     tokens = tokenize_many([text for pair in pairs for text in (pair.a, pair.b)])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from factory.pairs_eval import best_row, load_pairs
+from factory.pairs_eval import best_row, dedup_pairs_with_cli, load_pairs
 from factory.testing.conformance import LanguageConformance
 from factory.testing.helpers import run_cli
 from factory_ja import Japanese
@@ -142,16 +142,7 @@ def test_defaults_hold_on_pairs_written_after_they_were_chosen():
 
 def test_dedup_command_drops_the_paraphrases_of_the_labelled_set(tmp_path, pairs):
     """`factory dedup --language ja`: every second text of a paraphrase pair goes, as a near-duplicate of its first."""
-    firsts, seconds = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    firsts.write_text("".join(json.dumps({"id": f"a-{p.id}", "instruction": p.a}, ensure_ascii=False) + "\n"
-                              for p in pairs), encoding="utf-8")
-    seconds.write_text("".join(json.dumps({"id": f"b-{p.id}", "instruction": p.b}, ensure_ascii=False) + "\n"
-                               for p in pairs), encoding="utf-8")
-    kept, rejected = tmp_path / "kept.jsonl", tmp_path / "rejected.jsonl"
-    result = run_cli("dedup", str(seconds), "-o", str(kept), "--language", "ja", "--against", str(firsts),
-                     "--rejected", str(rejected))
-    assert result.returncode == 0, result.stderr
-    dropped = {json.loads(line)["id"]: json.loads(line) for line in rejected.read_text(encoding="utf-8").splitlines()}
+    dropped = dedup_pairs_with_cli(pairs, "ja", tmp_path)
     paraphrases = [p for p in pairs if p.label == 1]
     assert all(f"b-{p.id}" in dropped for p in paraphrases)
     assert all(dropped[f"b-{p.id}"]["max_rouge_l"] > 0.7 for p in paraphrases)
@@ -165,7 +156,7 @@ def test_dedup_command_drops_the_paraphrases_of_the_labelled_set(tmp_path, pairs
     distinct_dropped = [dropped[f"b-{p.id}"] for p in pairs if p.label == 0 and f"b-{p.id}" in dropped]
     assert len(distinct_dropped) <= 10
     assert sum(1 for record in distinct_dropped if record["max_rouge_l"] < 1.0) <= 5
-    kept_ids = [json.loads(line)["id"] for line in kept.read_text(encoding="utf-8").splitlines()]
+    kept_ids = [json.loads(line)["id"] for line in (tmp_path / "kept.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(kept_ids) + len(dropped) == len(pairs)
 
 

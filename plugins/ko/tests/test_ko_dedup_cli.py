@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from factory.pairs_eval import load_pairs
-from factory.testing.helpers import run_cli
+from factory.pairs_eval import dedup_pairs_with_cli, load_pairs
 
 PAIRS = Path(__file__).parent / "data" / "ko_pairs.jsonl"
 
 
 def test_dedup_command_catches_korean_paraphrases_and_keeps_distinct_tasks(tmp_path):
     pairs = load_pairs(PAIRS)
-    firsts, seconds = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    firsts.write_text("".join(json.dumps({"id": f"a-{p.id}", "instruction": p.a}, ensure_ascii=False) + "\n"
-                              for p in pairs), encoding="utf-8")
-    seconds.write_text("".join(json.dumps({"id": f"b-{p.id}", "instruction": p.b}, ensure_ascii=False) + "\n"
-                               for p in pairs), encoding="utf-8")
-    kept, rejected = tmp_path / "kept.jsonl", tmp_path / "rejected.jsonl"
-    result = run_cli("dedup", str(seconds), "-o", str(kept), "--language", "ko", "--against", str(firsts),
-                     "--rejected", str(rejected))
-    assert result.returncode == 0, result.stderr
-    dropped = {json.loads(line)["id"]: json.loads(line) for line in rejected.read_text(encoding="utf-8").splitlines()}
+    dropped = dedup_pairs_with_cli(pairs, "ko", tmp_path)
     paraphrases = [p for p in pairs if p.label == 1]
     distinct = [p for p in pairs if p.label == 0]
     # measured: 111 of 112 paraphrases dropped (98 as near-duplicates of their own first text),

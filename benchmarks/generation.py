@@ -1,6 +1,6 @@
 """Benchmark: teacher throughput of TeacherClient against the ideal bound and Alpaca's request pattern.
 
-A loopback OpenAI-compatible server (``factory.testing.openai_server``, run
+A loopback OpenAI-compatible server (``factory_openai.loopback``, run
 as a separate process so its threads do not share our interpreter) answers
 every request after a fixed latency L. One run measures, on that server:
 
@@ -71,7 +71,7 @@ class LoopbackProcess:
     def __init__(self, latency_s: float):
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "factory.testing.openai_server", "--port", "0", "--latency", str(latency_s)],
+            [sys.executable, "-m", "factory_openai.loopback", "--port", "0", "--latency", str(latency_s)],
             stdout=subprocess.PIPE,
             text=True,
             env=env,

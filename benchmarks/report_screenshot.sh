@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 from factory.testing.helpers import run_cli
-from factory.testing.openai_server import LoopbackOpenAI
+from factory_openai.loopback import LoopbackOpenAI
 from factory.testing.responders import self_instruct_responder
 
 demo = Path(sys.argv[1])

@@ -52,7 +52,7 @@ def make_records(count: int, seed: int) -> list[Record]:
     for index in range(count):
         output = " ".join(rng.choice(sentences) for _ in range(rng.randint(1, 12)))
         given = rng.choice(sentences) if index % 3 == 0 else ""
-        records.append(Record(rng.choice(sentences), given, output))
+        records.append(Record.from_alpaca(rng.choice(sentences), given, output))
     return records
 
 

@@ -9,8 +9,11 @@ Layout written under ``RUN/data/`` (the folder that gets published as is)::
     test-00000-of-00001.parquet     (only with ``test_size``)
     train.jsonl, test.jsonl         the same rows, one JSON object a line
 
-Columns are always ``id, instruction, input, output[, meta]`` (all strings
-except ``meta``). ``meta`` is a struct whose fields are the union of the meta
+Columns: ``id`` and ``messages`` (a list of ``{role, content}``) for every
+dataset; ``instruction, input, output`` too when every record is single-turn
+(the Alpaca view, so Alpaca tooling reads the same files); ``chosen``,
+``rejected``, ``score`` and ``label`` when any record carries them; then
+``meta``. ``meta`` is a struct whose fields are the union of the meta
 keys of every record, sorted by name; each field's type is decided once for
 the whole export from its non-null values:
 
@@ -38,9 +41,10 @@ from typing import Any, Iterable
 
 from factory import secrets_scan
 from factory.errors import UserError
-from factory.records import iter_json_lines
+from factory.records import FIELDS, Record, iter_json_lines
 
-COLUMNS = ("id", "instruction", "input", "output")
+COLUMNS = ("id", "messages", *FIELDS)
+PREFERENCE_COLUMNS = ("chosen", "rejected", "score", "label")
 META = "meta"
 FORMATS = ("parquet", "jsonl")
 DATA_DIR = "data"
@@ -147,23 +151,46 @@ def _meta_value(value: Any, kind: str) -> Any:
     return value
 
 
-def normalize_row(record: dict[str, Any], schema: dict[str, str] | None) -> dict[str, Any]:
-    """One output row in the fixed column order; ``schema`` None drops meta."""
-    row: dict[str, Any] = {}
-    for name in COLUMNS:
-        value = record.get(name)
-        row[name] = "" if value is None else str(value)
+def columns_for(records: list[Record]) -> list[str]:
+    """The exported columns (see module doc): messages always, the Alpaca view when it is lossless."""
+    columns = ["id", "messages"]
+    if all(r.is_single_turn and not r.is_preference for r in records):
+        columns += list(FIELDS)
+    columns += [name for name in PREFERENCE_COLUMNS if any(getattr(r, name) is not None for r in records)]
+    return columns
+
+
+def normalize_row(record: dict[str, Any], schema: dict[str, str] | None,
+                  columns: list[str] | tuple[str, ...] = COLUMNS) -> dict[str, Any]:
+    """One output row in the given column order; ``schema`` None drops meta."""
+    canonical = Record.from_dict(record)
+    row: dict[str, Any] = {"id": str(record.get("id") or "")}
+    for name in columns:
+        if name == "id":
+            continue
+        if name == "messages":
+            row[name] = [{"role": m["role"], "content": m["content"]} for m in canonical.messages]
+        elif name in FIELDS:
+            row[name] = getattr(canonical, name)
+        elif name in ("chosen", "rejected"):
+            row[name] = getattr(canonical, name)
+        elif name == "score":
+            row[name] = None if canonical.score is None else float(canonical.score)
+        elif name == "label":
+            row[name] = None if canonical.label is None else bool(canonical.label)
     if schema:
         meta = record.get(META) or {}
         row[META] = {key: _meta_value(meta.get(key), kind) for key, kind in schema.items()}
     return row
 
 
-def features_for(schema: dict[str, str] | None) -> Any:
+def features_for(schema: dict[str, str] | None, names: list[str] | tuple[str, ...] = COLUMNS) -> Any:
     """The ``datasets.Features`` of the exported rows."""
     import datasets
 
-    columns: dict[str, Any] = {name: datasets.Value("string") for name in COLUMNS}
+    kinds = {"messages": datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")}),
+             "score": datasets.Value("float64"), "label": datasets.Value("bool")}
+    columns: dict[str, Any] = {name: kinds.get(name, datasets.Value("string")) for name in names}
     if schema:
         dtype = {"json": "string"}
         columns[META] = {key: datasets.Value(dtype.get(kind, kind)) for key, kind in schema.items()}
@@ -267,7 +294,8 @@ def export_run(
         record["id"] = record.get("id") or str(record["_line"])
 
     schema = meta_schema([r.get(META) or {} for r in records]) if keep_meta else None
-    features = features_for(schema)
+    names = columns_for([Record.from_dict(r) for r in records])
+    features = features_for(schema, names)
     split_records = split_rows(records, test_size, seed)
 
     folder = run_dir / DATA_DIR
@@ -278,7 +306,7 @@ def export_run(
     data_files: dict[str, list[str]] = {}
     rows_by_split: dict[str, list[dict[str, Any]]] = {}
     for split, chosen in split_records.items():
-        rows = [normalize_row(r, schema) for r in chosen]
+        rows = [normalize_row(r, schema, names) for r in chosen]
         rows_by_split[split] = rows
         dataset = datasets.Dataset.from_list(rows, features=features, split=datasets.Split(split))
         dataset_dict[split] = dataset

@@ -1,50 +1,218 @@
-"""The Alpaca record and loaders for the formats users bring.
+"""The canonical record, and loaders for the formats users bring.
 
-Accepted: Alpaca JSON (a list of objects), Alpaca JSONL, and the self-instruct
-``seed_tasks.jsonl`` format (``id``, ``name``, ``instruction``,
-``instances: [{input, output}]``, ``is_classification``).
+Every dataset this tool makes is a list of :class:`Record`: a conversation
+(``messages``, each ``{role, content}`` with role ``system``, ``user`` or
+``assistant``), optional preference fields and ``meta`` provenance. This is
+the shape current trainers read (TRL, axolotl, LLaMA-Factory), so one record
+type serves instruction data, multi-turn conversations and preference pairs.
+
+Alpaca's ``instruction``/``input``/``output`` is a *view* of a single-turn
+record: the first user turn is ``instruction``, or ``instruction + "\\n\\n" +
+input`` when there is an input (the record remembers ``input`` so the view
+round-trips losslessly), and the first assistant turn is ``output``.
+
+Preference fields, for one prompt (``messages`` ending on a user turn):
+
+- ``chosen`` / ``rejected``: the better and the worse assistant reply (DPO,
+  ORPO, reward models);
+- ``label``: for an unpaired example (KTO), whether the conversation's last
+  assistant turn is desirable;
+- ``score``: a scalar judgement of the record (judge filters, votes).
+
+Accepted input files: Alpaca JSON (a list of objects), Alpaca JSONL, the
+self-instruct ``seed_tasks.jsonl`` format, and canonical JSONL (``messages``,
+which is what the run journal holds). Journals written before ``messages``
+existed hold Alpaca lines; they load through the same path (the migration).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, Sequence
 
 from factory.errors import UserError
 
 FIELDS = ("instruction", "input", "output")
+ROLES = ("system", "user", "assistant")
+#: Separator between an Alpaca instruction and its input inside the first user turn.
+INPUT_SEPARATOR = "\n\n"
+
+#: Which text of a record a filter judges (see :meth:`Record.texts`).
+Target = Literal["instruction", "input", "output", "user_turns", "assistant_turns", "all_turns",
+                 "chosen", "rejected"]
+TARGETS: tuple[str, ...] = Target.__args__  # type: ignore[attr-defined]
+
+Message = dict[str, str]
 
 
-@dataclass
+def message(role: str, content: str) -> Message:
+    return {"role": role, "content": content}
+
+
 class Record:
-    """One instruction-following example; ``meta`` holds provenance."""
+    """One example: a conversation, optional preference fields, an id and provenance."""
 
-    instruction: str
-    input: str = ""
-    output: str = ""
-    id: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("messages", "id", "meta", "_input", "chosen", "rejected", "score", "label")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "instruction": self.instruction,
-            "input": self.input,
-            "output": self.output,
-            "meta": self.meta,
-        }
+    def __init__(self, messages: Sequence[Message] | None = None, *, id: str = "", meta: dict[str, Any] | None = None,
+                 input: str = "", chosen: str | None = None, rejected: str | None = None,
+                 score: float | None = None, label: bool | None = None):
+        self.messages: list[Message] = [dict(m) for m in (messages or [])]
+        self.id = id
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._input = input or ""
+        self.chosen = chosen
+        self.rejected = rejected
+        self.score = score
+        self.label = label
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_alpaca(cls, instruction: str, input: str = "", output: str = "", *, id: str = "",
+                    meta: dict[str, Any] | None = None) -> "Record":
+        """A single-turn record from Alpaca fields (an empty output means no assistant turn yet)."""
+        record = cls(id=id, meta=meta)
+        record._input = input or ""
+        record.messages = [message("user", _fold(instruction, record._input))]
+        if output:
+            record.messages.append(message("assistant", output))
+        return record
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Record":
-        return cls(
-            instruction=data.get("instruction", ""),
-            input=data.get("input", "") or "",
-            output=data.get("output", "") or "",
+        """A record from a canonical line (``messages``) or an Alpaca one (``instruction``...)."""
+        if "messages" in data:
+            return cls(
+                [message(str(m.get("role", "")), str(m.get("content") or "")) for m in data.get("messages") or []],
+                id=str(data.get("id", "") or ""),
+                meta=dict(data.get("meta") or {}),
+                input=str(data.get("input") or ""),
+                chosen=data.get("chosen"),
+                rejected=data.get("rejected"),
+                score=data.get("score"),
+                label=data.get("label"),
+            )
+        return cls.from_alpaca(
+            str(data.get("instruction", "") or ""),
+            str(data.get("input", "") or ""),
+            str(data.get("output", "") or ""),
             id=str(data.get("id", "") or ""),
             meta=dict(data.get("meta") or {}),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical journal line; optional fields appear only when set."""
+        data: dict[str, Any] = {"id": self.id, "messages": [dict(m) for m in self.messages]}
+        if self._input:
+            data["input"] = self._input
+        for name in ("chosen", "rejected", "score", "label"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        data["meta"] = self.meta
+        return data
+
+    def copy(self) -> "Record":
+        return Record.from_dict(json.loads(json.dumps(self.to_dict(), ensure_ascii=False)))
+
+    # -- turns -------------------------------------------------------------------------
+    def turns(self, role: str) -> list[str]:
+        return [m["content"] for m in self.messages if m.get("role") == role]
+
+    def _first_index(self, role: str) -> int | None:
+        return next((i for i, m in enumerate(self.messages) if m.get("role") == role), None)
+
+    @property
+    def is_single_turn(self) -> bool:
+        """At most one user turn and one assistant reply, nothing else: Alpaca can hold it losslessly."""
+        roles = [m.get("role") for m in self.messages]
+        return roles in (["user"], ["user", "assistant"])
+
+    @property
+    def is_preference(self) -> bool:
+        return self.chosen is not None or self.rejected is not None or self.label is not None
+
+    # -- the Alpaca view -----------------------------------------------------------------
+    @property
+    def instruction(self) -> str:
+        index = self._first_index("user")
+        if index is None:
+            return ""
+        content = self.messages[index]["content"]
+        suffix = INPUT_SEPARATOR + self._input
+        if self._input and content.endswith(suffix):
+            return content[: -len(suffix)]
+        return content
+
+    @instruction.setter
+    def instruction(self, value: str) -> None:
+        self._set_first_user(_fold(value, self._input))
+
+    @property
+    def input(self) -> str:
+        index = self._first_index("user")
+        if index is None or not self._input:
+            return ""
+        return self._input if self.messages[index]["content"].endswith(INPUT_SEPARATOR + self._input) else ""
+
+    @input.setter
+    def input(self, value: str) -> None:
+        instruction = self.instruction
+        self._input = value or ""
+        self._set_first_user(_fold(instruction, self._input))
+
+    @property
+    def output(self) -> str:
+        index = self._first_index("assistant")
+        return self.messages[index]["content"] if index is not None else ""
+
+    @output.setter
+    def output(self, value: str) -> None:
+        index = self._first_index("assistant")
+        if index is not None:
+            self.messages[index]["content"] = value
+        else:
+            self.messages.append(message("assistant", value))
+
+    def _set_first_user(self, content: str) -> None:
+        index = self._first_index("user")
+        if index is None:
+            self.messages.insert(0, message("user", content))
+        else:
+            self.messages[index]["content"] = content
+
+    def alpaca(self) -> dict[str, str]:
+        return {"instruction": self.instruction, "input": self.input, "output": self.output}
+
+    # -- what filters judge ----------------------------------------------------------------
+    def texts(self, target: str) -> list[str]:
+        """The texts a filter with this ``target`` judges (an absent part gives no text)."""
+        if target in FIELDS:
+            value = getattr(self, target)
+            return [value] if (value or target != "input") else []
+        if target == "user_turns":
+            return self.turns("user")
+        if target == "assistant_turns":
+            return self.turns("assistant") + [t for t in (self.chosen, self.rejected) if t is not None]
+        if target == "all_turns":
+            return [m["content"] for m in self.messages] + [t for t in (self.chosen, self.rejected) if t is not None]
+        if target in ("chosen", "rejected"):
+            value = getattr(self, target)
+            return [value] if value is not None else []
+        raise ValueError(f"unknown filter target {target!r} (known: {', '.join(TARGETS)})")
+
+    # -- value semantics ---------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Record(id={self.id!r}, messages={self.messages!r})"
+
+
+def _fold(instruction: str, input: str) -> str:
+    return f"{instruction}{INPUT_SEPARATOR}{input}" if input else instruction
 
 
 @dataclass
@@ -59,13 +227,9 @@ class SeedTask:
 
     def first_record(self) -> Record:
         first = self.instances[0] if self.instances else {"input": "", "output": ""}
-        return Record(
-            instruction=self.instruction,
-            input=first.get("input", "") or "",
-            output=first.get("output", "") or "",
-            id=self.id,
-            meta={"source": "seed", "name": self.name},
-        )
+        return Record.from_alpaca(self.instruction, first.get("input", "") or "", first.get("output", "") or "",
+                                  id=self.id, meta={"source": "seed", "name": self.name,
+                                                    "is_classification": self.is_classification})
 
 
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -74,20 +238,26 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     Every JSONL file a user or a run stage hands the core goes through here, so
     a broken line is always the same one-line UserError naming file and line.
     """
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(value, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, value
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
+                if not isinstance(value, dict):
+                    raise UserError(f"{path}:{lineno}: expected a JSON object")
+                yield lineno, value
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); re-encode the file as UTF-8") from None
 
 
 def _check_record(path: Path, where: str, data: dict[str, Any], field_name: str = "instruction") -> None:
+    if "messages" in data:
+        _check_messages(path, where, data.get("messages"))
+        return
     if field_name not in data:
         raise UserError(f"{path}:{where}: missing field '{field_name}'")
     for name in FIELDS:
@@ -96,16 +266,35 @@ def _check_record(path: Path, where: str, data: dict[str, Any], field_name: str 
             raise UserError(f"{path}:{where}: field '{name}' must be a string")
 
 
+def _check_messages(path: Path, where: str, messages: Any) -> None:
+    if not isinstance(messages, list):
+        raise UserError(f"{path}:{where}: 'messages' must be a list of {{role, content}} objects")
+    for index, item in enumerate(messages):
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+            raise UserError(f"{path}:{where}: messages[{index}] needs a string 'content'")
+        if item.get("role") not in ROLES:
+            raise UserError(f"{path}:{where}: messages[{index}].role must be one of {', '.join(ROLES)}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); re-encode the file as UTF-8") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a JSON or JSONL file") from None
+
+
 def load_records(path: str | Path, required_field: str = "instruction") -> list[Record]:
-    """Load Alpaca JSON/JSONL or seed tasks as records (seeds give their first instance)."""
+    """Load Alpaca JSON/JSONL, canonical JSONL or seed tasks as records (seeds give their first instance)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found")
-    text_head = path.read_text(encoding="utf-8")[:4096].lstrip()
+    text = _read_text(path)
     records: list[Record] = []
-    if text_head.startswith("["):
+    if text[:4096].lstrip().startswith("["):
         try:
-            items = json.loads(path.read_text(encoding="utf-8"))
+            items = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
         for index, data in enumerate(items):

@@ -528,7 +528,7 @@ async def translate_records(
             "fields": chosen,
             "output": "regenerated" if regenerate_output else ("translated" if "output" in chosen else "kept"),
         }
-        translated = Record(
+        translated = Record.from_alpaca(
             instruction=values.get("instruction", record.instruction),
             input=values.get("input", record.input),
             output=values.get("output", record.output),

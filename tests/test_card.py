@@ -157,7 +157,7 @@ def test_card_without_stats_or_recipe(tmp_path):
                                                    ensure_ascii=False) + "\n", encoding="utf-8")
     summary = export_run(run)
     assert summary.files == ["README.md", "train-00000-of-00001.parquet", "train.jsonl"]
-    assert summary.columns == ["id", "instruction", "input", "output"]  # no meta keys at all: no meta column
+    assert summary.columns == ["id", "messages", "instruction", "input", "output"]  # no meta keys at all: no meta column
     meta, body = read_card(summary.folder)
     assert "language" not in meta
     assert meta["size_categories"] == ["n<1K"]

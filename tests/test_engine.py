@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from factory.testing.helpers import run_cli, write_seeds
-from factory.testing.openai_server import LoopbackOpenAI
+from factory_openai.loopback import LoopbackOpenAI
 from factory.testing.responders import self_instruct_responder
+from factory.testing.helpers import read_journal_rows
 
 FAKE_KEY = "sk-" + "loopback-secret-123456"  # fake, assembled at run time
 
@@ -48,7 +49,7 @@ ENV = {"LOOPBACK_KEY": FAKE_KEY}
 
 
 def _accepted(out: Path) -> list[dict]:
-    return [json.loads(x) for x in (out / "accepted.jsonl").read_text().splitlines()]
+    return read_journal_rows(out / "accepted.jsonl")
 
 
 def test_rerun_resumes_without_new_requests_and_a_higher_target_continues(tmp_path, recipe, server):
@@ -125,7 +126,7 @@ def test_secrets_never_reach_the_run_folder(tmp_path, recipe):
 
 
 def test_a_teacher_that_only_repeats_itself_stops_the_run_and_the_stall_count_survives_resume(tmp_path, en_seeds):
-    from factory.testing.openai_server import LoopbackOpenAI
+    from factory_openai.loopback import LoopbackOpenAI
 
     def parrot(request: dict) -> str:  # the same single task every time: a near-duplicate after the first
         return " Describe the weather in Busan today in two sentences.\n4. Input:\n<noinput>\n4. Output:\nSunny.\n###\n"

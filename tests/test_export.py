@@ -10,6 +10,7 @@ import pytest
 from factory.errors import UserError
 from factory.export import export_run, meta_kind, meta_schema
 from factory.testing.sample_run import sample_records, write_sample_run
+from factory.testing.helpers import read_journal_rows
 
 datasets = pytest.importorskip("datasets")
 
@@ -24,7 +25,7 @@ def load(folder: Path, tmp_path: Path):
 
 
 def accepted_lines(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "accepted.jsonl").read_text(encoding="utf-8").splitlines()]
+    return read_journal_rows(run / "accepted.jsonl")
 
 
 def test_load_dataset_gives_splits_columns_and_counts_of_stats(tmp_path):
@@ -39,7 +40,7 @@ def test_load_dataset_gives_splits_columns_and_counts_of_stats(tmp_path):
     assert len(loaded["train"]) + len(loaded["test"]) == stats["accepted"] == stats["stages"]["generate"]["accepted"]
     assert len(loaded["test"]) == round(stats["accepted"] * 0.25)
     for split in loaded.values():
-        assert split.column_names == ["id", "instruction", "input", "output", "meta"]
+        assert split.column_names == ["id", "messages", "instruction", "input", "output", "meta"]
     train_ids, test_ids = set(loaded["train"]["id"]), set(loaded["test"]["id"])
     assert not train_ids & test_ids
     assert train_ids | test_ids == {r["id"] for r in accepted_lines(run)}
@@ -104,9 +105,9 @@ def test_jsonl_only_without_meta(tmp_path):
     run = write_sample_run(tmp_path / "run")
     summary = export_run(run, keep_meta=False, formats=["jsonl"])
     assert not any(name.endswith(".parquet") for name in summary.files)
-    assert summary.columns == ["id", "instruction", "input", "output"]
+    assert summary.columns == ["id", "messages", "instruction", "input", "output"]
     loaded = load(summary.folder, tmp_path)
-    assert loaded["train"].column_names == ["id", "instruction", "input", "output"]
+    assert loaded["train"].column_names == ["id", "messages", "instruction", "input", "output"]
     assert len(loaded["train"]) == len(sample_records())
 
 

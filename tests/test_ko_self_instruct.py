@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from factory.testing.helpers import run_cli
-from factory.testing.openai_server import LoopbackOpenAI
+from factory_openai.loopback import LoopbackOpenAI
 from factory.testing.responders import self_instruct_responder
+from factory.testing.helpers import read_journal_rows
 
 REPO = Path(__file__).resolve().parents[1]
 pytest.importorskip("factory_ko")
@@ -24,8 +25,8 @@ def test_ko_recipe_makes_a_korean_dataset_filtered_by_morphemes(tmp_path):
             "--set", "export.test_size=0.1", cwd=REPO, env={"OPENAI_API_KEY": ""})
         assert result.returncode == 0, result.stderr
         assert server.requests and all(r["path"].endswith("/chat/completions") for r in server.requests)
-    accepted = [json.loads(line) for line in (out / "accepted.jsonl").read_text().splitlines()]
-    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    accepted = read_journal_rows(out / "accepted.jsonl")
+    rejected = read_journal_rows(out / "rejected.jsonl")
     assert len(accepted) >= 40
     assert all(r["meta"]["language"] == "ko" for r in accepted)
     assert all(any("가" <= ch <= "힣" for ch in r["instruction"]) for r in accepted)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from factory.testing.deepl_server import LoopbackDeepL
+from factory_deepl.loopback import LoopbackDeepL
 from factory.testing.helpers import run_cli
-from factory.testing.openai_server import LoopbackOpenAI
+from factory_openai.loopback import LoopbackOpenAI
+from factory.testing.helpers import read_journal_rows
 
 REPO = Path(__file__).resolve().parents[1]
 pytest.importorskip("factory_deepl")
@@ -44,7 +45,7 @@ def test_koalpaca_recipe_end_to_end_and_never_pays_twice(tmp_path):
         assert stats["accepted"] + stats["rejected"] == len(source)
         assert stats["rejections"].get("near_duplicate", 0) >= 1
         assert stats["provenance"]["translator"]["identity"]
-        accepted = [json.loads(l) for l in (tmp_path / "run1" / "accepted.jsonl").read_text().splitlines()]
+        accepted = read_journal_rows(tmp_path / "run1" / "accepted.jsonl")
         assert all(r["output"] == korean_answer({}) for r in accepted)
         assert all(r["meta"]["translation"]["output"] == "regenerated" for r in accepted)
         # outputs are regenerated after the near-duplicate filter: one request per kept record, none for

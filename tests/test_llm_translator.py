@@ -10,7 +10,7 @@ import pytest
 from factory.costs import Usage
 from factory.errors import UserError
 from factory.default_plugins.llm_translator import LLMTranslator, parse_batch_reply
-from factory.testing.openai_server import LoopbackOpenAI
+from factory_openai.loopback import LoopbackOpenAI
 from factory.translation import TranslationCache, TranslationService
 
 ITEM = re.compile(r"<t(\d+)>(.*?)</t\1>", re.S)

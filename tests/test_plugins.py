@@ -12,6 +12,7 @@ import pytest
 
 from factory.errors import PluginError
 from factory.plugins import PluginEntry, Registry
+from factory.testing.helpers import read_journal_rows
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ["torch", "transformers", "peft", "openai", "deepl", "kiwipiepy", "datasets", "huggingface_hub"]
@@ -133,7 +134,7 @@ def test_third_party_plugin_is_discovered_listed_usable_and_blockable(tmp_path, 
     recipe.write_text(f"name: shout\nlanguage: xx\nsource:\n  path: {source}\nexport:\n  enabled: false\n")
     result = cli("run", str(recipe), "--out", str(tmp_path / "run"), "--quiet", env=env)
     assert result.returncode == 0, result.stderr
-    kept = [json.loads(line)["instruction"] for line in (tmp_path / "run" / "accepted.jsonl").read_text().splitlines()]
+    kept = [r["instruction"] for r in read_journal_rows(tmp_path / "run" / "accepted.jsonl")]
     assert kept == ["NAME THREE RIVERS", "SPELL YOUR NAME"]
     reasons = [json.loads(line)["reason"] for line in (tmp_path / "run" / "rejected.jsonl").read_text().splitlines()]
     assert sorted(reasons) == ["near_duplicate", "wrong_language"]

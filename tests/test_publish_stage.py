@@ -8,7 +8,7 @@ import json
 import pytest
 
 from factory.testing.helpers import run_cli
-from factory.testing.hub_server import LoopbackHub
+from factory_hub.loopback import LoopbackHub
 
 pytest.importorskip("factory_hub")
 TOKEN = "hf_" + "loopbackStageToken0123456789abcdef"  # fake, assembled at run time

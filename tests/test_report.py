@@ -21,7 +21,7 @@ from factory.report.similarity import nearest_in_pool, nearest_in_rest
 from factory.report.verbs import extract_pairs, verb_tree
 from factory.similarity import rouge_l_f
 from factory.testing.helpers import run_cli
-from factory.testing.openai_server import LoopbackOpenAI
+from factory_openai.loopback import LoopbackOpenAI
 from factory.testing.responders import self_instruct_responder
 from factory.testing.sample_run import write_sample_run
 

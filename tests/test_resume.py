@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from factory.testing.helpers import run_cli, write_seeds
-from factory.testing.openai_server import LoopbackOpenAI
+from factory.testing.helpers import read_journal_rows, run_cli, write_seeds
+from factory_openai.loopback import LoopbackOpenAI
 from factory.testing.responders import self_instruct_responder
 
 LATENCY = 0.25
@@ -37,7 +37,7 @@ export:
 
 
 def _lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_journal_rows(path)
 
 
 def _count(path: Path) -> int:

@@ -124,7 +124,7 @@ def test_bad_format_chunks_are_rejected_with_a_reason():
 
 
 def test_prompts_are_reproducible_for_a_seed_and_differ_across_seeds():
-    seeds = [Record(f"Seed instruction number {i} about a topic.", "", f"out {i}", id=str(i)) for i in range(10)]
+    seeds = [Record.from_alpaca(f"Seed instruction number {i} about a topic.", "", f"out {i}", id=str(i)) for i in range(10)]
     method, english = SelfInstruct(), English()
     a = method.requests_for_batch(3, 4, seeds, english, recipe_seed=7)
     b = method.requests_for_batch(3, 4, seeds, english, recipe_seed=7)
@@ -144,15 +144,15 @@ def test_method_is_registered_through_the_hook():
 
 def test_an_output_that_is_only_the_noinput_marker_counts_as_empty():
     chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), English())
-    kept, rejected = chain.apply([Record("Name the largest planet in our solar system.", "", "<noinput>", id="a"),
-                                  Record("Name the smallest planet in our solar system.", "", "Mercury", id="b")])
+    kept, rejected = chain.apply([Record.from_alpaca("Name the largest planet in our solar system.", "", "<noinput>", id="a"),
+                                  Record.from_alpaca("Name the smallest planet in our solar system.", "", "Mercury", id="b")])
     assert [r.id for r in kept] == ["b"] and [(r.id, reason) for r, reason, _ in rejected] == [("a", "empty_output")]
 
 
 def test_output_rules_can_wait_for_outputs_written_later():
     chain = FilterChain(FiltersSection(), English())
-    early = [Record("Write a haiku about the first snow in the city.", "", "", id="a"),
-             Record("Write a haiku about the first snow in the city!", "", "", id="b")]
+    early = [Record.from_alpaca("Write a haiku about the first snow in the city.", "", "", id="a"),
+             Record.from_alpaca("Write a haiku about the first snow in the city!", "", "", id="b")]
     kept, rejected = chain.apply(early, outputs=False)
     assert [r.id for r in kept] == ["a"] and [(r.id, why) for r, why, _ in rejected] == [("b", "near_duplicate")]
     kept[0].output = ""  # the teacher wrote nothing

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from factory.testing.helpers import run_cli
+from factory.testing.helpers import read_journal_rows
 
 pytest.importorskip("datasets")
 
@@ -24,7 +25,7 @@ def test_a_dataset_folder_feeds_a_source_recipe(tmp_path):
                                      "filters:\n  similarity:\n    enabled: false\nexport:\n  enabled: false\n")
     result = run_cli("run", str(tmp_path / "b.yaml"), "--out", str(tmp_path / "b"), "-q")
     assert result.returncode == 0, result.stderr
-    kept = [json.loads(line)["instruction"] for line in (tmp_path / "b" / "accepted.jsonl").read_text().splitlines()]
+    kept = [r["instruction"] for r in read_journal_rows(tmp_path / "b" / "accepted.jsonl")]
     assert kept == [r["instruction"] for r in rows[:2]]
 
 

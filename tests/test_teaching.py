@@ -27,7 +27,7 @@ from factory.teaching import (
     TokenBucket,
     estimate_text_tokens,
 )
-from factory.testing.openai_server import LoopbackOpenAI, count_tokens, default_responder
+from factory_openai.loopback import LoopbackOpenAI, count_tokens, default_responder
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAI_PLUGIN = REPO / "plugins" / "openai"
@@ -466,7 +466,7 @@ def test_no_request_is_paid_twice_across_a_kill_and_resume(tmp_path):
     worker.write_text(WORKER, encoding="utf-8")
     cache_path = tmp_path / "teacher.sqlite"
     server = subprocess.Popen(
-        [sys.executable, "-m", "factory.testing.openai_server", "--port", "0", "--latency", "0.15", "--log", str(log_path)],
+        [sys.executable, "-m", "factory_openai.loopback", "--port", "0", "--latency", "0.15", "--log", str(log_path)],
         stdout=subprocess.PIPE, text=True, env=_env(),
     )
     try:
@@ -521,7 +521,7 @@ def test_loopback_server_process_with_script_and_log(tmp_path):
     )
     log_path = tmp_path / "log.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "factory.testing.openai_server", "--port", "0", "--script", str(script), "--log", str(log_path)],
+        [sys.executable, "-m", "factory_openai.loopback", "--port", "0", "--script", str(script), "--log", str(log_path)],
         stdout=subprocess.PIPE, text=True, env=_env(),
     )
     try:
@@ -546,7 +546,7 @@ def test_loopback_server_process_with_script_and_log(tmp_path):
 
 
 def test_core_modules_do_not_import_openai():
-    code = "import sys, factory.teaching, factory.testing.openai_server; print('openai' in sys.modules)"
+    code = "import sys, factory.teaching, factory_openai.loopback; print('openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
     assert out.stdout.strip() == "False"
 

@@ -284,7 +284,7 @@ def test_untranslated_texts_are_rejected_but_not_cached(cache):
 
 
 def test_estimate_counts_unique_uncached_characters(cache):
-    records = [Record(instruction=f"Task {i} for {{name}}", input="Same input" if i % 2 else "") for i in range(10)]
+    records = [Record.from_alpaca(f"Task {i} for {{name}}", input="Same input" if i % 2 else "") for i in range(10)]
     engine = ScriptedTranslator()
     svc = service(engine, cache, price_per_million_chars=25.0)
     before = svc.estimate_characters(records, ["instruction", "input"], "en", "ko")
@@ -304,9 +304,9 @@ def test_translate_records_translates_chosen_fields_and_reports_rejections(cache
     engine = ScriptedTranslator()
     engine.transform = lambda text: fake(text.replace("⟦1⟧", "")) if "broken" in text else fake(text)
     records = [
-        Record(instruction="Summarize the text", input="Cats are nice", output="They are.", id="a1", meta={"k": 1}),
-        Record(instruction="Name a color", input="", output="Blue", id="a2"),
-        Record(instruction="Fix the broken {thing}", input="", output="ok", id="a3"),
+        Record.from_alpaca("Summarize the text", input="Cats are nice", output="They are.", id="a1", meta={"k": 1}),
+        Record.from_alpaca("Name a color", input="", output="Blue", id="a2"),
+        Record.from_alpaca("Fix the broken {thing}", input="", output="ok", id="a3"),
     ]
     results = run(translate_records(records, ["instruction", "input"], service(engine, cache), "en", "ko"))
     first, second, third = results
@@ -328,7 +328,7 @@ def test_translate_records_translates_chosen_fields_and_reports_rejections(cache
 
 def test_regenerate_output_asks_the_teacher_in_the_target_language(cache):
     from factory.teacher_factory import build_teacher_client
-    from factory.testing.openai_server import LoopbackOpenAI
+    from factory_openai.loopback import LoopbackOpenAI
 
     def respond(request):
         user = request["messages"][-1]["content"]
@@ -337,9 +337,9 @@ def test_regenerate_output_asks_the_teacher_in_the_target_language(cache):
         return "답변: " + user.splitlines()[0]
 
     records = [
-        Record(instruction="Give a tip", input="", output="Sleep well.", id="r1"),
-        Record(instruction="Translate this", input="Good morning", output="Bonjour", id="r2"),
-        Record(instruction="FAIL on purpose", input="<noinput>", output="x", id="r3"),
+        Record.from_alpaca("Give a tip", input="", output="Sleep well.", id="r1"),
+        Record.from_alpaca("Translate this", input="Good morning", output="Bonjour", id="r2"),
+        Record.from_alpaca("FAIL on purpose", input="<noinput>", output="x", id="r3"),
     ]
     usage = Usage()
     with LoopbackOpenAI(respond) as server:
@@ -368,7 +368,7 @@ def test_regenerate_output_asks_the_teacher_in_the_target_language(cache):
 
 def test_regenerate_without_teacher_is_an_error(cache):
     with pytest.raises(ValueError, match="teacher_client"):
-        run(translate_records([Record(instruction="x")], ["instruction"], service(ScriptedTranslator(), cache),
+        run(translate_records([Record.from_alpaca("x")], ["instruction"], service(ScriptedTranslator(), cache),
                               "en", "ko", regenerate_output=True))
 
 

@@ -102,7 +102,7 @@ class SelfInstruct:
         for position, chunk in enumerate(tasks):
             record_id = f"{id_prefix}-{position}"
             if position == len(tasks) - 1 and completion.finish_reason == "length":
-                rejected.append((Record(instruction=chunk.strip()[:500], id=record_id), "truncated", "finish_reason=length"))
+                rejected.append((Record.from_alpaca(chunk.strip()[:500], id=record_id), "truncated", "finish_reason=length"))
                 continue
             fields: dict[str, str] = {}
             matches = list(label_re.finditer(chunk))
@@ -112,12 +112,12 @@ class SelfInstruct:
                 name = next(n for n, names in labels.items() if label in (x.lower() for x in names))
                 fields.setdefault(name, chunk[match.end():end].strip())
             if "instruction" not in fields or "output" not in fields or not fields["instruction"]:
-                rejected.append((Record(instruction=chunk.strip()[:500], id=record_id), "bad_format", "missing labels"))
+                rejected.append((Record.from_alpaca(chunk.strip()[:500], id=record_id), "bad_format", "missing labels"))
                 continue
             input_text = fields.get("input", "")
             if input_text.strip().lower() in noinputs:
                 input_text = ""
-            candidates.append(Record(instruction=fields["instruction"], input=input_text, output=fields["output"], id=record_id))
+            candidates.append(Record.from_alpaca(fields["instruction"], input=input_text, output=fields["output"], id=record_id))
         return candidates, rejected
 
 

@@ -68,7 +68,7 @@ class GenerateStage:
                     if isinstance(result, TeacherRequestFailed):
                         from factory.records import Record
 
-                        rejected.append((Record(instruction="", id=prefix), "teacher_failed", str(result)[:300]))
+                        rejected.append((Record.from_alpaca("", id=prefix), "teacher_failed", str(result)[:300]))
                         continue
                     parsed, bad = method.parse(result, language.prompt, first_number, prefix)
                     candidates.extend(parsed)

@@ -95,7 +95,7 @@ class LanguageConformance:
 
         method = SelfInstruct()
         wording = language.prompt
-        demos = [Record(self.sample, "", self.sample, id="d1"), Record(self.sample, self.sample, self.sample, id="d2")]
+        demos = [Record.from_alpaca(self.sample, "", self.sample, id="d1"), Record.from_alpaca(self.sample, self.sample, self.sample, id="d2")]
         prompt = method.build_prompt(demos, wording)
         assert prompt.endswith(f"3. {wording.instruction_label}:")
         reply = (f" {self.sample}\n3. {wording.input_label}:\n{wording.noinput}\n3. {wording.output_label}:\n{self.sample}\n###\n"
@@ -135,10 +135,10 @@ class TeacherConformance:
     def loopback_openai(self):
         """A running OpenAI-compatible server on 127.0.0.1 for ``make_teacher`` to point at.
 
-        It is :class:`factory.testing.openai_server.LoopbackOpenAI`: script replies and
+        It is :class:`factory_openai.loopback.LoopbackOpenAI`: script replies and
         faults (429, 5xx, timeouts, broken bodies) with ``script``/``inject``.
         """
-        from factory.testing.openai_server import LoopbackOpenAI
+        from factory_openai.loopback import LoopbackOpenAI
 
         with LoopbackOpenAI(latency_s=0.05) as server:
             yield server
@@ -196,10 +196,10 @@ class TranslatorConformance:
     def loopback_deepl(self):
         """A running DeepL-compatible server on 127.0.0.1 (auth key ``loopback-key``) for ``make_translator``.
 
-        It is :class:`factory.testing.deepl_server.LoopbackDeepL`: it translates deterministically,
+        It is :class:`factory_deepl.loopback.LoopbackDeepL`: it translates deterministically,
         bills characters and can play 429, 456 (quota) and 5xx faults.
         """
-        from factory.testing.deepl_server import LoopbackDeepL
+        from factory_deepl.loopback import LoopbackDeepL
 
         with LoopbackDeepL(latency_s=0.05) as server:
             yield server
@@ -270,7 +270,7 @@ class MethodConformance:
 
     @pytest.fixture
     def seeds(self) -> list[Record]:
-        return [Record(f"Seed task number {i}: name {i + 2} colours.", "", f"Answer {i}.", id=f"s{i}") for i in range(8)]
+        return [Record.from_alpaca(f"Seed task number {i}: name {i + 2} colours.", "", f"Answer {i}.", id=f"s{i}") for i in range(8)]
 
     def test_options_are_validated_and_expose_what_the_engine_reads(self, make_method):
         method = make_method()

@@ -34,3 +34,22 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "factory", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def read_journal(path: Path) -> list:
+    """The records of a run journal (``accepted.jsonl`` / ``rejected.jsonl``) as :class:`~factory.records.Record`."""
+    from factory.records import Record
+
+    return [Record.from_dict(json.loads(line)) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_journal_rows(path: Path) -> list[dict]:
+    """Journal lines as dicts, each with its Alpaca view (``instruction``/``input``/``output``) added."""
+    from factory.records import Record
+
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            data = json.loads(line)
+            rows.append({**data, **Record.from_dict(data).alpaca()})
+    return rows

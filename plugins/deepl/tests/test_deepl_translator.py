@@ -18,7 +18,7 @@ from factory.costs import Usage
 from factory.errors import StopRun, UserError
 from factory.protect import find_spans
 from factory.records import Record
-from factory.testing.deepl_server import LoopbackDeepL, untranslate
+from factory_deepl.loopback import LoopbackDeepL, untranslate
 from factory.translation import TranslationCache, TranslationQuotaStop, TranslationService, translate_records
 from factory_deepl import DeepLTranslator
 
@@ -296,8 +296,8 @@ def test_formality_is_sent(server):
 
 def test_translate_records_with_deepl(server):
     records = [
-        Record(instruction="Explain `git rebase` simply.", input="", output="It replays commits.", id="s1"),
-        Record(instruction="Fix the email", input="Contact me at a@b.io", output="ok", id="s2"),
+        Record.from_alpaca("Explain `git rebase` simply.", input="", output="It replays commits.", id="s1"),
+        Record.from_alpaca("Fix the email", input="Contact me at a@b.io", output="ok", id="s2"),
     ]
     with TranslationCache() as cache:
         svc = make_service(server.server_url, cache)

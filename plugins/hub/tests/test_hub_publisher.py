@@ -9,7 +9,7 @@ import pytest
 
 from factory.errors import StopRun, UserError
 from factory.export import export_run
-from factory.testing.hub_server import LoopbackHub
+from factory_hub.loopback import LoopbackHub
 from factory.testing.sample_run import write_sample_run
 
 huggingface_hub = pytest.importorskip("huggingface_hub")

@@ -310,7 +310,7 @@ def test_japanese_wording_round_trips_through_the_self_instruct_parser(ja):
     wording = ja.prompt
     assert "20個" in wording.header and "250字" in wording.header and "<noinput>" in wording.header
     method = SelfInstruct()
-    prompt = method.build_prompt([Record(instruction="次の文を要約してください。", input="", output="要約です。")], wording)
+    prompt = method.build_prompt([Record.from_alpaca("次の文を要約してください。", input="", output="要約です。")], wording)
     assert "1. 指示: 次の文を要約してください。" in prompt and "1. 入力:\n<noinput>" in prompt
     assert prompt.endswith("2. 指示:")
     completion = Completion(

@@ -217,7 +217,7 @@ def test_korean_wording_round_trips_through_the_self_instruct_parser(ko):
     wording = ko.prompt
     assert "20개" in wording.header and "100단어" in wording.header and "<noinput>" in wording.header
     method = SelfInstruct()
-    demo = Record(instruction="다음 문장을 요약하세요.", input="", output="요약입니다.")
+    demo = Record.from_alpaca("다음 문장을 요약하세요.", input="", output="요약입니다.")
     prompt = method.build_prompt([demo], wording)
     assert "1. 지시문: 다음 문장을 요약하세요." in prompt and "1. 입력:\n<noinput>" in prompt
     assert prompt.endswith("2. 지시문:")

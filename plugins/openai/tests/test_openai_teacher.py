@@ -14,7 +14,7 @@ import pytest
 
 from factory.errors import UserError
 from factory.teachers import FatalTeacherError, RetryableTeacherError, TeacherRequest
-from factory.testing.openai_server import LoopbackOpenAI, Reply, count_tokens
+from factory_openai.loopback import LoopbackOpenAI, Reply, count_tokens
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 try:

@@ -38,7 +38,7 @@ _METHOD_TEXT = {
 
 
 def placeholder_record() -> Record:
-    return Record(instruction="{instruction}", input="", output="")
+    return Record.from_alpaca("{instruction}", input="", output="")
 
 
 def render_card(facts: CardFacts) -> str:

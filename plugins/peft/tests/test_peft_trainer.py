@@ -32,10 +32,10 @@ from factory_peft.run import prepare_run
 
 REPO = Path(__file__).resolve().parents[3]
 RECORDS = [
-    Record("Name three primary colors.", "", "Red, yellow and blue."),
-    Record("Add the two numbers and give the sum.", "4 and 5", "Nine."),
-    Record("한국의 수도는 어디인가요?", "", "한국의 수도는 서울입니다."),
-    Record("다음 문장을 영어로 번역하세요.", "고양이가 잠을 잡니다.", "The cat sleeps."),
+    Record.from_alpaca("Name three primary colors.", "", "Red, yellow and blue."),
+    Record.from_alpaca("Add the two numbers and give the sum.", "4 and 5", "Nine."),
+    Record.from_alpaca("한국의 수도는 어디인가요?", "", "한국의 수도는 서울입니다."),
+    Record.from_alpaca("다음 문장을 영어로 번역하세요.", "고양이가 잠을 잡니다.", "The cat sleeps."),
 ]
 
 
@@ -101,7 +101,7 @@ def test_a_token_spanning_the_prompt_boundary_is_counted_not_hidden(llama_dir):
 
     tokenizer = tokenizer_with_pad(llama_dir)
     cut = PromptTemplate(name="cut", with_input="{instruction}", without_input="### Instruc")  # ends mid-word
-    examples, stats = ExampleEncoder(tokenizer, TemplateFormatter(cut), 512).encode_all([Record("x", "", "tion:")])
+    examples, stats = ExampleEncoder(tokenizer, TemplateFormatter(cut), 512).encode_all([Record.from_alpaca("x", "", "tion:")])
     full = tokenizer("### Instruction:")["input_ids"]
     alone = tokenizer("### Instruc")["input_ids"]
     assert stats.boundary_merges == 1 and examples[0].input_ids == full + [tokenizer.eos_token_id]
@@ -112,7 +112,7 @@ def test_a_token_spanning_the_prompt_boundary_is_counted_not_hidden(llama_dir):
 def test_koalpaca_template_is_the_published_format():
     assert KOALPACA_TEMPLATE.render("질문") == "### 질문: 질문\n\n### 답변:"
     assert KOALPACA_TEMPLATE.render("질문", "맥락") == "### 질문: 질문\n\n### 맥락: 맥락\n\n### 답변:"
-    assert TemplateFormatter(KOALPACA_TEMPLATE).split(Record("Q", "", "A")) == ("### 질문: Q\n\n### 답변:", " A")
+    assert TemplateFormatter(KOALPACA_TEMPLATE).split(Record.from_alpaca("Q", "", "A")) == ("### 질문: Q\n\n### 답변:", " A")
 
 
 def test_chat_template_masks_the_user_turn(llama_dir):
@@ -163,7 +163,7 @@ def test_pad_is_distinct_from_eos_and_new_rows_are_the_mean(arch, llama_dir, neo
 def test_overlong_examples_are_counted_never_silently_cut(neox_dir):
     tokenizer = tokenizer_with_pad(neox_dir)
     formatter = TemplateFormatter(English().template("koalpaca"))
-    long_record = Record("Name three primary colors.", "", " ".join(["Red, yellow and blue."] * 40))
+    long_record = Record.from_alpaca("Name three primary colors.", "", " ".join(["Red, yellow and blue."] * 40))
     prompt_len = len(tokenizer(formatter.split(long_record)[0])["input_ids"])
     (short,), _ = ExampleEncoder(tokenizer, formatter, 512).encode_all([RECORDS[0]])
     limit = len(short) + 2  # the short record fits, the long one does not
@@ -184,7 +184,7 @@ def test_packing_saves_padding_without_mixing_examples(llama_dir):
     model = AutoModelForCausalLM.from_pretrained(llama_dir)
     fit_embeddings(model, tokenizer)
     model.eval()
-    varied = RECORDS + [Record(r.instruction, r.input, " ".join([r.output] * k)) for k in (2, 4) for r in RECORDS]
+    varied = RECORDS + [Record.from_alpaca(r.instruction, r.input, " ".join([r.output] * k)) for k in (2, 4) for r in RECORDS]
     examples, _ = ExampleEncoder(tokenizer, TemplateFormatter(English().template()), 512).encode_all(varied)
     max_length = 256
     rows = pack(examples, max_length)

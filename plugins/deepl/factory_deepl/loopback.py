@@ -34,7 +34,7 @@ In-process::
         server.inject(("429", 0.1), ("503",))
         client = deepl.DeepLClient("key", server_url=server.server_url)
 
-As a separate process: ``python -m factory.testing.deepl_server --port 0``
+As a separate process: ``python -m factory_deepl.loopback --port 0``
 prints the server URL on its first stdout line and serves until SIGTERM.
 """
 

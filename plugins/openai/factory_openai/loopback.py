@@ -24,7 +24,7 @@ In-process::
 
 As a separate process (for kill-and-resume tests)::
 
-    python -m factory.testing.openai_server --port 0 --script replies.jsonl --log requests.jsonl
+    python -m factory_openai.loopback --port 0 --script replies.jsonl --log requests.jsonl
 
 prints the base URL on its first stdout line and serves until SIGTERM/SIGINT.
 """

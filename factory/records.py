@@ -19,9 +19,10 @@ Preference fields, for one prompt (``messages`` ending on a user turn):
   assistant turn is desirable;
 - ``score``: a scalar judgement of the record (judge filters, votes).
 
-Accepted input files: Alpaca JSON (a list of objects), Alpaca JSONL, the
-self-instruct ``seed_tasks.jsonl`` format, and canonical JSONL (``messages``,
-which is what the run journal holds). Journals written before ``messages``
+Input files (JSON lists or JSONL) may hold any row format of
+:mod:`factory.formats` (canonical ``messages``, which is what the run journal
+holds, Alpaca, ShareGPT, TRL preference and unpaired rows) and the
+self-instruct ``seed_tasks.jsonl`` format. Journals written before ``messages``
 existed hold Alpaca lines; they load through the same path (the migration).
 """
 
@@ -254,28 +255,6 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); re-encode the file as UTF-8") from None
 
 
-def _check_record(path: Path, where: str, data: dict[str, Any], field_name: str = "instruction") -> None:
-    if "messages" in data:
-        _check_messages(path, where, data.get("messages"))
-        return
-    if field_name not in data:
-        raise UserError(f"{path}:{where}: missing field '{field_name}'")
-    for name in FIELDS:
-        value = data.get(name)
-        if value is not None and not isinstance(value, str):
-            raise UserError(f"{path}:{where}: field '{name}' must be a string")
-
-
-def _check_messages(path: Path, where: str, messages: Any) -> None:
-    if not isinstance(messages, list):
-        raise UserError(f"{path}:{where}: 'messages' must be a list of {{role, content}} objects")
-    for index, item in enumerate(messages):
-        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
-            raise UserError(f"{path}:{where}: messages[{index}] needs a string 'content'")
-        if item.get("role") not in ROLES:
-            raise UserError(f"{path}:{where}: messages[{index}].role must be one of {', '.join(ROLES)}")
-
-
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -285,8 +264,20 @@ def _read_text(path: Path) -> str:
         raise UserError(f"{path}: is a folder, expected a JSON or JSONL file") from None
 
 
+def _convert(path: Path, where: str, data: dict[str, Any], required_field: str) -> Record:
+    from factory.formats import RowError, detect_format, row_to_record
+
+    fmt = detect_format(data)
+    if fmt is None:
+        raise UserError(f"{path}:{where}: missing field '{required_field}'")
+    try:
+        return row_to_record(data, fmt)
+    except RowError as exc:
+        raise UserError(f"{path}:{where}: {exc}") from None
+
+
 def load_records(path: str | Path, required_field: str = "instruction") -> list[Record]:
-    """Load Alpaca JSON/JSONL, canonical JSONL or seed tasks as records (seeds give their first instance)."""
+    """Load every format :mod:`factory.formats` knows (JSON list or JSONL), and seed tasks (first instance)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found")
@@ -300,8 +291,7 @@ def load_records(path: str | Path, required_field: str = "instruction") -> list[
         for index, data in enumerate(items):
             if not isinstance(data, dict):
                 raise UserError(f"{path}: item {index}: expected a JSON object")
-            _check_record(path, f"item {index}", data, required_field)
-            record = Record.from_dict(data)
+            record = _convert(path, f"item {index}", data, required_field)
             record.id = record.id or f"{path.stem}-{index}"
             records.append(record)
         return records
@@ -309,8 +299,7 @@ def load_records(path: str | Path, required_field: str = "instruction") -> list[
         if "instances" in data:
             records.append(_seed_from_dict(path, lineno, data).first_record())
             continue
-        _check_record(path, str(lineno), data, required_field)
-        record = Record.from_dict(data)
+        record = _convert(path, str(lineno), data, required_field)
         record.id = record.id or f"{path.stem}-{lineno}"
         records.append(record)
     return records

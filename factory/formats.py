@@ -1,0 +1,137 @@
+"""Row formats users bring, each converted into the canonical :class:`~factory.records.Record`.
+
+One converter per format; :func:`row_to_record` picks the converter from the
+keys a row has, so one file may even mix formats (a Koala-style mixture).
+
+- canonical / OpenAI ``messages``: ``{"messages": [{"role", "content"}], ...}``
+- Alpaca: ``{"instruction", "input", "output"}``
+- ShareGPT: ``{"conversations": [{"from": "human"|"gpt"|"system", "value"}]}``
+- TRL preference: ``{"prompt", "chosen", "rejected"}``, plain strings or conversational
+  (lists of messages)
+- TRL unpaired (KTO): ``{"prompt", "completion", "label"}``
+- self-instruct seed tasks: ``{"instruction", "instances": [{"input", "output"}]}`` (see records.py)
+
+A malformed row raises :class:`RowError` with a short reason; file loaders turn it
+into a one-line ``file:line: reason`` error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from factory.records import FIELDS, ROLES, Record, message
+
+#: ShareGPT speaker names -> canonical roles
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "bard": "assistant",
+                  "bing": "assistant", "assistant": "assistant", "model": "assistant", "system": "system"}
+
+
+class RowError(ValueError):
+    """A row that does not hold what its format needs."""
+
+
+def _messages(value: Any, where: str) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise RowError(f"'{where}' must be a list of {{role, content}} objects")
+    result = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+            raise RowError(f"{where}[{index}] needs a string 'content'")
+        if item.get("role") not in ROLES:
+            raise RowError(f"{where}[{index}].role must be one of {', '.join(ROLES)}")
+        result.append(message(item["role"], item["content"]))
+    return result
+
+
+def _assistant_text(value: Any, where: str) -> str:
+    """A TRL completion: a string, or a conversational list whose assistant turns are joined."""
+    if isinstance(value, str):
+        return value
+    turns = _messages(value, where)
+    if not turns or any(m["role"] != "assistant" for m in turns):
+        raise RowError(f"'{where}' must be a string or a list of assistant messages")
+    return "\n".join(m["content"] for m in turns)
+
+
+def _prompt_messages(value: Any) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        return [message("user", value)]
+    return _messages(value, "prompt")
+
+
+def _common(row: dict[str, Any]) -> dict[str, Any]:
+    meta = row.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise RowError("'meta' must be an object")
+    return {"id": str(row.get("id", "") or ""), "meta": dict(meta or {})}
+
+
+def from_canonical(row: dict[str, Any]) -> Record:
+    record = Record.from_dict({**row, "messages": _messages(row.get("messages"), "messages")})
+    record.meta = _common(row)["meta"]
+    return record
+
+
+def from_alpaca(row: dict[str, Any]) -> Record:
+    for name in FIELDS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise RowError(f"field '{name}' must be a string")
+    return Record.from_alpaca(row.get("instruction") or "", row.get("input") or "", row.get("output") or "",
+                              **_common(row))
+
+
+def from_sharegpt(row: dict[str, Any]) -> Record:
+    turns = row.get("conversations")
+    if not isinstance(turns, list):
+        raise RowError("'conversations' must be a list of {from, value} objects")
+    messages = []
+    for index, turn in enumerate(turns):
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            raise RowError(f"conversations[{index}] needs 'from' and 'value'")
+        role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
+        if role is None:
+            raise RowError(f"conversations[{index}].from: unknown speaker {turn['from']!r}")
+        messages.append(message(role, str(turn["value"] or "")))
+    return Record(messages, **_common(row))
+
+
+def from_trl_preference(row: dict[str, Any]) -> Record:
+    return Record(_prompt_messages(row.get("prompt")), chosen=_assistant_text(row.get("chosen"), "chosen"),
+                  rejected=_assistant_text(row.get("rejected"), "rejected"), **_common(row))
+
+
+def from_trl_unpaired(row: dict[str, Any]) -> Record:
+    label = row.get("label")
+    if not isinstance(label, bool):
+        raise RowError("'label' must be true or false")
+    messages = _prompt_messages(row.get("prompt")) + [message("assistant", _assistant_text(row.get("completion"), "completion"))]
+    return Record(messages, label=label, **_common(row))
+
+
+#: (format name, keys that identify it, converter), tried in order
+FORMATS: tuple[tuple[str, tuple[str, ...], Callable[[dict[str, Any]], Record]], ...] = (
+    ("messages", ("messages",), from_canonical),
+    ("sharegpt", ("conversations",), from_sharegpt),
+    ("trl-preference", ("prompt", "chosen", "rejected"), from_trl_preference),
+    ("trl-unpaired", ("prompt", "completion", "label"), from_trl_unpaired),
+    ("alpaca", ("instruction",), from_alpaca),
+)
+FORMAT_NAMES = tuple(name for name, _, _ in FORMATS)
+
+
+def detect_format(row: dict[str, Any]) -> str | None:
+    for name, keys, _ in FORMATS:
+        if all(key in row for key in keys):
+            return name
+    return None
+
+
+def row_to_record(row: dict[str, Any], fmt: str | None = None) -> Record:
+    """Convert one row; ``fmt`` forces a format, otherwise it is detected from the row's keys."""
+    name = fmt or detect_format(row)
+    for candidate, _, convert in FORMATS:
+        if candidate == name:
+            return convert(row)
+    known = ", ".join(f"{n} ({'+'.join(k)})" for n, k, _ in FORMATS)
+    raise RowError(f"unknown row format (keys: {', '.join(sorted(map(str, row))) or 'none'}); expected one of {known}")

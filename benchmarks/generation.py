@@ -99,7 +99,7 @@ async def run_factory(base_url: str, texts: list[str], concurrency: int) -> tupl
     teacher = OpenAITeacher(model=MODEL, base_url=base_url, api="completions")  # Alpaca's endpoint too
     usage = Usage()
     client = TeacherClient(
-        teacher, TeacherSettings(concurrency=concurrency, timeout_s=60), cache=None, usage=usage, budget=None, model_for_price=MODEL
+        teacher, TeacherSettings(concurrency=concurrency, timeout_s=60), cache=None, usage=usage, budget=None
     )
     # Warm up: import the client and open the connection pool, as a long run would have.
     await client.complete_many([TeacherRequest(prompt=f"warm-up {i}", max_tokens=16) for i in range(concurrency)])

@@ -1,4 +1,4 @@
-"""Usage counters, prices and the budget cap shared by teachers and translators."""
+"""Usage counters, price types and the budget cap shared by teachers and translators."""
 
 from __future__ import annotations
 
@@ -8,20 +8,30 @@ from typing import Any
 
 from factory.errors import StopRun
 
-#: USD per 1M tokens (input, output); the recipe's ``teacher.price`` overrides.
-#: Local and self-hosted teachers cost nothing unless the recipe says otherwise.
-TEACHER_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-3.5-turbo-instruct": (1.50, 2.00),
-    "gpt-3.5-turbo": (0.50, 1.50),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "text-davinci-003": (20.00, 20.00),
-}
+@dataclass(frozen=True)
+class TokenPrice:
+    """USD per one million prompt (input) and completion (output) tokens.
 
-#: USD per 1M characters billed by a translation engine.
-TRANSLATOR_PRICES: dict[str, float] = {"deepl": 25.00}
+    Prices belong to the plugin that knows its vendor: a teacher class may define
+    ``price_for(options) -> TokenPrice``; a recipe's ``teacher.price`` overrides it.
+    A teacher without a price (local, self-hosted) costs nothing.
+    """
+
+    input_per_1m: float = 0.0
+    output_per_1m: float = 0.0
+
+    def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
+        return (prompt_tokens * self.input_per_1m + completion_tokens * self.output_per_1m) / 1_000_000
+
+
+@dataclass(frozen=True)
+class CharacterPrice:
+    """USD per one million billed characters (translation engines); ``price_for(options)`` on a translator class."""
+
+    per_1m_characters: float = 0.0
+
+    def cost(self, characters: float) -> float:
+        return characters * self.per_1m_characters / 1_000_000
 
 
 @dataclass
@@ -80,15 +90,3 @@ class Budget:
         with self._lock:
             self.reserved_usd = max(0.0, self.reserved_usd - estimate_usd)
             self.spent_usd += actual_usd
-
-
-def teacher_price(model: str, override: tuple[float, float] | None = None) -> tuple[float, float]:
-    """USD per 1M (input, output) tokens for ``model``; unknown models are free (local/self-hosted)."""
-    if override is not None:
-        return override
-    if model in TEACHER_PRICES:
-        return TEACHER_PRICES[model]
-    for name, price in TEACHER_PRICES.items():
-        if model.startswith(name + "-"):  # dated snapshots such as gpt-4o-mini-2024-07-18
-            return price
-    return (0.0, 0.0)

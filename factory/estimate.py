@@ -31,7 +31,7 @@ class Estimate:
 
 def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
     from factory.context import RunContext
-    from factory.costs import Budget, teacher_price
+    from factory.costs import Budget
     from factory.plan import build_plan
     from factory.progress import Progress
     from factory.runfolder import RunFolder
@@ -46,7 +46,16 @@ def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
     settings = loaded.plugin_options.get("teacher_settings", {})
     price_override = settings.get("price")
     model = str(teacher_opts.get("model") or teacher_opts.get("bundled") or "")
-    price_in, price_out = teacher_price(model, (price_override["input_per_1m"], price_override["output_per_1m"]) if price_override else None)
+    if price_override:
+        price_in, price_out = price_override["input_per_1m"], price_override["output_per_1m"]
+    elif recipe.teacher:
+        from factory.plugins import get_plugin
+        from factory.teacher_factory import teacher_price
+
+        price = teacher_price(get_plugin("teacher", recipe.teacher.plugin), teacher_opts)
+        price_in, price_out = price.input_per_1m, price.output_per_1m
+    else:
+        price_in = price_out = 0.0
     if recipe.method:
         from factory.plugins import get_plugin
 

@@ -109,8 +109,19 @@ def build_teacher_client(
         cache=cache,
         usage=usage,
         budget=budget,
-        model_for_price=str(options.get("model") or options.get("bundled") or ""),
+        price=teacher_price(type(built), options),
     )
+
+
+def teacher_price(cls: type, options: Mapping[str, Any]) -> Any:
+    """The teacher plugin's own price for these options (``price_for``), or free."""
+    from factory.costs import TokenPrice
+
+    price_for = getattr(cls, "price_for", None)
+    if not callable(price_for):
+        return TokenPrice()
+    model = getattr(cls, "options_model", None)
+    return price_for(model.model_validate(options) if model is not None else options)
 
 
 def build_teacher_parts(section: Mapping[str, Any], where: str = "teacher") -> tuple[dict[str, Any], dict[str, Any]]:

@@ -36,7 +36,7 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 import pydantic
 from pydantic import Field
 
-from factory.costs import Budget, BudgetExceeded, Usage, teacher_price
+from factory.costs import Budget, BudgetExceeded, TokenPrice, Usage
 from factory.errors import StopRun
 from factory.sqlite_cache import SQLiteCache
 from factory.teachers import Completion, FatalTeacherError, RetryableTeacherError, Teacher, TeacherError, TeacherRequest
@@ -72,7 +72,7 @@ class TeacherSettings(pydantic.BaseModel, extra="forbid"):
     backoff_max_s: float = Field(60.0, ge=0, description="Largest backoff between attempts (a server's Retry-After may be longer).")
     timeout_s: float = Field(120.0, gt=0, description="Seconds one attempt may take before it is abandoned and retried.")
     price: TeacherPrice | None = Field(
-        None, description="USD per 1M input/output tokens; overrides the built-in table (factory.costs.TEACHER_PRICES)."
+        None, description="USD per 1M input/output tokens; overrides the teacher plugin's own price (free when it has none)."
     )
 
 
@@ -223,16 +223,16 @@ class TeacherClient:
         cache: ResponseCache | None,
         usage: Usage,
         budget: Budget | None,
-        model_for_price: str,
+        price: TokenPrice | None = None,
     ):
         self.teacher = teacher
         self.settings = settings
         self.cache = cache
         self.usage = usage
         self.budget = budget
-        self.model_for_price = model_for_price
-        override = (settings.price.input_per_1m, settings.price.output_per_1m) if settings.price else None
-        self.price: tuple[float, float] = teacher_price(model_for_price, override)
+        if settings.price is not None:
+            price = TokenPrice(settings.price.input_per_1m, settings.price.output_per_1m)
+        self.price: TokenPrice = price or TokenPrice()
         self._stopped: StopRun | None = None
         self._resume_at = 0.0  # monotonic time before which nothing is sent (a 429's Retry-After)
         self._rng = random.Random()
@@ -250,8 +250,7 @@ class TeacherClient:
 
     def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
         """USD for the given token counts at this client's price."""
-        price_in, price_out = self.price
-        return (prompt_tokens * price_in + completion_tokens * price_out) / 1_000_000
+        return self.price.cost(prompt_tokens, completion_tokens)
 
     def estimate(self, requests_count: int, prompt_tokens: float, completion_tokens: float) -> float:
         """Expected USD for ``requests_count`` requests of ``prompt_tokens`` in and ``completion_tokens`` out EACH."""

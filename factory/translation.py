@@ -589,20 +589,21 @@ def build_translation_service(ctx: Any, stage: str) -> TranslationService:
     """The service for the recipe's ``translate`` section, counting into ``ctx.usage_for(stage)``.
 
     Path options (``glossary``) are resolved like other recipe paths; the
-    price comes from ``price_per_million_chars`` or the engine's entry in
-    :data:`factory.costs.TRANSLATOR_PRICES`. The service owns its cache.
+    price comes from ``price_per_million_chars`` or the translator plugin's own
+    ``price_for(options)``. The service owns its cache.
     """
-    from factory.costs import TRANSLATOR_PRICES
     from factory.plugins import get_plugin
 
     section = ctx.recipe.translate
     options = dict(ctx.loaded.plugin_options.get("translate", {}))
     if isinstance(options.get("glossary"), str):
         options["glossary"] = str(ctx.resolve_path(options["glossary"]))
-    translator = get_plugin("translator", section.plugin)(**options)
+    cls = get_plugin("translator", section.plugin)
+    translator = cls(**options)
     price = section.price_per_million_chars
     if price is None:
-        price = TRANSLATOR_PRICES.get(section.plugin, 0.0)
+        price_for = getattr(cls, "price_for", None)
+        price = price_for(translator.options).per_1m_characters if callable(price_for) else 0.0
     return TranslationService(
         translator,
         cache=TranslationCache(),

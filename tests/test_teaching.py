@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from factory.costs import TEACHER_PRICES, Budget, BudgetExceeded, Usage
+from factory.costs import Budget, BudgetExceeded, Usage
+from factory_openai.prices import list_price
 from factory.errors import StopRun
 from factory.teachers import TeacherRequest
 from factory.teaching import (
@@ -63,7 +64,7 @@ async def teacher_client(server, *, cache=None, budget=None, usage=None, model=M
         cache=cache,
         usage=usage if usage is not None else Usage(),
         budget=budget,
-        model_for_price=model,
+        price=OpenAITeacher.price_for(teacher.options),
     )
     try:
         yield client
@@ -93,7 +94,7 @@ def test_settings_are_documented_and_strict():
 def test_estimate_uses_price_table_and_override(server):
     async def scenario():
         async with teacher_client(server, model="gpt-4o-mini") as client:
-            price_in, price_out = TEACHER_PRICES["gpt-4o-mini"]
+            price_in, price_out = list_price("gpt-4o-mini").input_per_1m, list_price("gpt-4o-mini").output_per_1m
             assert client.estimate(10, 1000, 500) == pytest.approx(10 * (1000 * price_in + 500 * price_out) / 1e6)
         async with teacher_client(server, model="gpt-4o-mini", price={"input_per_1m": 4.0, "output_per_1m": 8.0}) as client:
             assert client.estimate(3, 1_000_000, 500_000) == pytest.approx(3 * (4.0 + 4.0))
@@ -128,7 +129,7 @@ def test_usage_and_cost_follow_server_usage(server):
     assert [r.text for r in results] == [default_responder({"prompt": p}) for p in prompts]
     assert (usage.requests, usage.retries, usage.failed_requests, usage.cached_requests) == (5, 0, 0, 0)
     assert (usage.prompt_tokens, usage.completion_tokens) == (expected_prompt, expected_completion)
-    price_in, price_out = TEACHER_PRICES["gpt-4o-mini"]
+    price_in, price_out = list_price("gpt-4o-mini").input_per_1m, list_price("gpt-4o-mini").output_per_1m
     assert usage.cost_usd == pytest.approx((expected_prompt * price_in + expected_completion * price_out) / 1e6)
 
 
@@ -444,7 +445,7 @@ base_url, cache_path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 async def main():
     teacher = OpenAITeacher(model="loopback-model", base_url=base_url)
     client = TeacherClient(teacher, TeacherSettings(concurrency=4), cache=ResponseCache(cache_path),
-                           usage=Usage(), budget=None, model_for_price="loopback-model")
+                           usage=Usage(), budget=None)
     requests = [TeacherRequest(prompt=f"task number {i}", max_tokens=32) for i in range(n)]
     async for index, result in client.complete_iter(requests):
         print(index, "cached" if result.cached else "sent", flush=True)

@@ -26,6 +26,7 @@ import pydantic
 from pydantic import Field
 
 from factory import __version__ as factory_version
+from factory.costs import CharacterPrice
 from factory.errors import StopRun, UserError
 from factory.translators import RetryableTranslationError, TranslationQuotaExceeded, TranslationResult
 
@@ -35,6 +36,8 @@ from factory_deepl.glossary import ensure_glossary, entries_digest, glossary_nam
 DEEPL_MAX_TEXTS = 50
 DEEPL_MAX_REQUEST_BYTES = 128 * 1024
 KEEP_TAG = "keep"
+#: DeepL API Pro's usage price, USD per 1M characters.
+DEEPL_USD_PER_1M_CHARACTERS = 25.00
 #: Target codes DeepL only accepts with a region; a bare code gets this variant.
 _TARGET_VARIANTS = {"EN": "EN-US", "PT": "PT-BR"}
 
@@ -101,6 +104,11 @@ def _HeaderWatchingAdapter(watch: Any) -> Any:  # noqa: N802 - builds a class la
 
 class DeepLTranslator:
     """DeepL through the official client; built as ``DeepLTranslator(**options)``."""
+
+    @classmethod
+    def price_for(cls, options: DeepLOptions) -> CharacterPrice:
+        """DeepL API Pro's list price per character (the Free plan's quota is not a price)."""
+        return CharacterPrice(DEEPL_USD_PER_1M_CHARACTERS)
 
     options_model: ClassVar[type[pydantic.BaseModel]] = DeepLOptions
     protect_markup: ClassVar[tuple[str, str] | None] = (f"<{KEEP_TAG}>", f"</{KEEP_TAG}>")

@@ -25,9 +25,12 @@ from urllib.parse import urlsplit
 import pydantic
 from pydantic import Field
 
+from factory.costs import TokenPrice
 from factory.errors import UserError
 from factory.teachers import Completion, FatalTeacherError, RetryableTeacherError, TeacherRequest
 from factory.teaching import estimate_prompt_tokens, estimate_text_tokens
+
+from factory_openai.prices import list_price
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: Placeholder key for local servers that ignore authentication (the client refuses an empty key).
@@ -122,6 +125,11 @@ class OpenAITeacher:
         self._key = ""
         self._clients: list[list[Any]] = []  # [AsyncOpenAI, requests in flight on it]
         self._clients_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def price_for(cls, options: OpenAITeacherOptions) -> TokenPrice:
+        """OpenAI's list price of the model (on any endpoint that serves it); models OpenAI does not list are free."""
+        return list_price(options.model)
 
     @property
     def identity(self) -> str:

@@ -201,8 +201,7 @@ def test_high_concurrency_spreads_over_client_shards(server):
     teacher = make(server)
 
     async def go():
-        client = TeacherClient(teacher, TeacherSettings(concurrency=40), cache=None, usage=Usage(), budget=None,
-                               model_for_price="loopback-model")
+        client = TeacherClient(teacher, TeacherSettings(concurrency=40), cache=None, usage=Usage(), budget=None)
         try:
             results = await client.complete_many([TeacherRequest(prompt=f"task {i}") for i in range(40)])
             return results, len(teacher._clients), [busy for _, busy in teacher._clients]

@@ -310,8 +310,7 @@ def test_teacher_client_caches_responses_and_batches_concurrent_requests(tiny, t
     calls = count_generate_calls(teacher)
     usage = Usage()
     cache = ResponseCache(tmp_path / "teacher.sqlite")
-    client = TeacherClient(teacher, TeacherSettings(concurrency=4), cache=cache, usage=usage, budget=None,
-                           model_for_price="tiny-llama")
+    client = TeacherClient(teacher, TeacherSettings(concurrency=4), cache=cache, usage=usage, budget=None)
     requests = [TeacherRequest(prompt=p, max_tokens=5, temperature=0.0) for p in PROMPTS[:4]]
 
     async def scenario():

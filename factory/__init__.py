@@ -5,3 +5,12 @@ kiwipiepy, datasets or huggingface_hub import happens here.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `from factory import hookimpl` in a plugin, without importing pluggy when the CLI only prints --help
+    if name == "hookimpl":
+        from factory.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'factory' has no attribute {name!r}")

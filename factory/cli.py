@@ -49,9 +49,22 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="factory")
-def cli() -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Show details: retries, and the traceback behind an error.")
+def cli(verbose: bool) -> None:
     """factory: build multilingual instruction datasets (self-instruct, translation), filter
     near-duplicates, publish them and finetune on them. Every part is a plugin."""
+    if verbose:
+        import logging
+        import os
+
+        os.environ["FACTORY_DEBUG"] = "1"
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("FACTORY_DEBUG", "").strip() not in ("", "0", "false")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,6 +75,10 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(line, err=True)
         sys.exit(exc.exit_code)
     except FactoryError as exc:
+        if _debug():
+            import traceback
+
+            traceback.print_exception(exc)
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

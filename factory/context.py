@@ -1,4 +1,4 @@
-"""What every stage of a run shares: the recipe, the run folder, plugins, counters."""
+"""What every stage of a run shares: the recipe, the run folder, plugins, counters and the spend ledger."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from typing import Any
 from factory.costs import Budget, Usage
 from factory.errors import UserError
 from factory.languages import Language
-from factory.plugins import get_plugin
+from factory.manifest import Provenance
 from factory.progress import Progress
 from factory.recipe import LoadedRecipe
 from factory.records import Record
 from factory.runfolder import RunFolder
+
+TEACHER_CACHE = "teacher.sqlite"
+LEDGER_FILE = "ledger.sqlite"
 
 
 @dataclass
@@ -30,10 +33,12 @@ class RunContext:
     seeds: list[Record] = field(default_factory=list)
     seed_info: dict[str, Any] | None = None
     source_records: list[Record] = field(default_factory=list)
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
     #: small per-stage state that must survive a resume (e.g. how many batches in a row kept nothing)
     extra: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    ledger: Any = None  # factory.ledger.Ledger once the run folder is open
+    run_options: Any = None  # factory.engine.RunOptions
     _language: Language | None = None
 
     @property
@@ -43,41 +48,74 @@ class RunContext:
     @property
     def language(self) -> Language:
         if self._language is None:
-            self._language = get_plugin("language", self.recipe.language)(**self.recipe.language_options)
+            self._language = self.loaded.plugin("language").build()
         return self._language
 
     def usage_for(self, stage: str) -> Usage:
-        return self.usage.setdefault(stage, Usage())
+        if stage not in self.usage:
+            self.usage[stage] = Usage(stage=stage, ledger=self.ledger)
+        return self.usage[stage]
 
     def resolve_path(self, value: str) -> Path:
-        """Recipe paths are relative to the current directory, falling back to the recipe's folder."""
-        path = Path(value)
-        if path.is_absolute() or path.exists():
-            return path
-        beside = self.loaded.path.parent / path
-        return beside if beside.exists() else path
+        """Recipe paths are relative to the recipe's folder, falling back to the current directory."""
+        from factory.recipe import resolve_recipe_path
 
+        return resolve_recipe_path(value, self.loaded.path)
+
+    # -- the spend ledger ------------------------------------------------------------------------
+    def open_ledger(self, legacy_usage: dict[str, Any] | None = None) -> None:
+        """Open ``RUN/ledger.sqlite``: usage and budget count everything earlier processes paid for.
+
+        ``legacy_usage``: the per-stage usage a run folder of an older factory kept in its state (written
+        into an empty ledger once, so an old run resumes with its spend).
+        """
+        from factory.ledger import COUNTERS, Ledger
+
+        self.ledger = Ledger(self.run.path / LEDGER_FILE)
+        if legacy_usage and not self.ledger.totals():
+            for stage, data in legacy_usage.items():
+                amounts = {k: v for k, v in (data or {}).items() if k in COUNTERS and v}
+                if amounts:
+                    self.ledger.import_usage(stage, amounts)
+        for stage, totals in self.ledger.totals().items():
+            self.usage_for(stage).load(totals)
+        for usage in self.usage.values():
+            usage.ledger = self.ledger
+        self.budget.spent_usd = self.ledger.spent_usd()
+
+    def close_ledger(self) -> None:
+        if self.ledger is not None:
+            self.ledger.flush()
+
+    # -- what survives a resume ---------------------------------------------------------------------
     def counters(self) -> dict[str, Any]:
-        """Everything that must survive a resume, saved with each committed batch."""
+        """Everything besides usage (which the ledger keeps) that must survive a resume, saved per batch."""
+        if self.ledger is not None:
+            self.ledger.flush()
         return {
-            "usage": {stage: u.as_dict() for stage, u in self.usage.items()},
             "rejections": dict(self.rejections),
             "stage_seconds": dict(self.stage_seconds),
-            "budget_spent_usd": self.budget.spent_usd,
             "extra": dict(self.extra),
         }
 
     def restore_counters(self, counters: dict[str, Any]) -> None:
-        for stage, data in counters.get("usage", {}).items():
-            self.usage_for(stage).load(data)
-        self.rejections.update(counters.get("rejections", {}))
-        self.stage_seconds.update(counters.get("stage_seconds", {}))
-        self.budget.spent_usd = float(counters.get("budget_spent_usd", 0.0))
-        self.extra.update(counters.get("extra", {}))
+        self.rejections.update(counters.get("rejections") or {})
+        self.stage_seconds.update(counters.get("stage_seconds") or {})
+        self.extra.update(counters.get("extra") or {})
 
     def count_rejections(self, rejected) -> None:
         for _, reason, _ in rejected:
             self.rejections[reason] = self.rejections.get(reason, 0) + 1
+
+    # -- teachers ---------------------------------------------------------------------------------
+    def teacher_client(self, stage: str, spec: Any = None, teacher: Any = None) -> Any:
+        """A TeacherClient for ``spec`` (default: the recipe's teacher) counting into ``stage``, with the run's
+        response cache and budget."""
+        spec = spec if spec is not None else self.loaded.teacher
+        if spec is None:
+            raise UserError(f"{self.loaded.path}: this recipe needs a teacher section")
+        return spec.client(usage=self.usage_for(stage), budget=self.budget, teacher=teacher,
+                           cache_path=self.run.cache_dir / TEACHER_CACHE)
 
 
 def file_sha256(path: Path) -> str:
@@ -90,9 +128,4 @@ def file_sha256(path: Path) -> str:
 
 def build_teacher_client(ctx: RunContext, stage: str):
     """The core teacher client around the recipe's teacher plugin (response cache in the run folder)."""
-    from factory.teacher_factory import build_teacher_client as build
-
-    section = ctx.loaded.data.get("teacher")
-    if not isinstance(section, dict):
-        raise UserError(f"{ctx.loaded.path}: this recipe needs a teacher section")
-    return build(section, usage=ctx.usage_for(stage), budget=ctx.budget, cache_path=ctx.run.cache_dir / "teacher.sqlite")
+    return ctx.teacher_client(stage)

@@ -36,7 +36,14 @@ class CharacterPrice:
 
 @dataclass
 class Usage:
-    """Counters for one stage; merged into stats.json."""
+    """Counters for one stage; merged into stats.json.
+
+    With a ``ledger`` (the run's :class:`~factory.ledger.Ledger`) every change is
+    also written there, so a resumed run counts what an earlier process paid for:
+    :meth:`reserve` before a paid request leaves, :meth:`settle` when it returns.
+    ``estimated_usd`` is spend known only by its estimate (requests in flight when an
+    earlier process died); ``cost_usd`` never includes it.
+    """
 
     requests: int = 0
     cached_requests: int = 0
@@ -47,20 +54,44 @@ class Usage:
     billed_characters: int = 0
     cached_characters: int = 0
     cost_usd: float = 0.0
+    estimated_usd: float = 0.0
+    unsettled_requests: int = 0
+    stage: str = field(default="", repr=False, compare=False)
+    ledger: Any = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, **amounts: float) -> None:
+    def _bump(self, amounts: dict[str, float]) -> None:
         with self._lock:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
 
+    def add(self, **amounts: float) -> None:
+        """Settled amounts (cache hits, failures, counts of a request with no reservation)."""
+        self._bump(amounts)
+        if self.ledger is not None:
+            self.ledger.record(self.stage, amounts)
+
+    def reserve(self, estimate_usd: float, **amounts: float) -> int | None:
+        """A paid request about to be sent (its estimate is written down first); returns a token for :meth:`settle`."""
+        self._bump(amounts)
+        if self.ledger is None:
+            return None
+        return self.ledger.reserve(self.stage, estimate_usd, amounts)
+
+    def settle(self, token: int | None, **amounts: float) -> None:
+        """What a reserved request really used (zero amounts for an unbilled failure)."""
+        self._bump(amounts)
+        if self.ledger is not None and token is not None:
+            self.ledger.settle(token, amounts)
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items() if not k.startswith("_")}
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()
+                if not k.startswith("_") and k not in ("stage", "ledger")}
 
     def load(self, data: dict[str, Any]) -> None:
         for key, value in data.items():
-            if hasattr(self, key) and not key.startswith("_"):
-                setattr(self, key, value)
+            if key in self.__dataclass_fields__ and not key.startswith("_") and key not in ("stage", "ledger"):
+                setattr(self, key, type(getattr(self, key))(value))
 
 
 class BudgetExceeded(StopRun):

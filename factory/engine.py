@@ -1,4 +1,5 @@
-"""Runs a plan: loads inputs, opens (or resumes) the run folder, runs each stage, writes stats."""
+"""Runs a plan: checks requirements, loads inputs, opens (or resumes) the run folder, runs each stage,
+writes the manifest."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 from factory.context import RunContext
 from factory.costs import Budget
-from factory.errors import StopRun
-from factory.plan import build_plan, fingerprint
+from factory.errors import StopRun, UserError
+from factory.manifest import RunManifest
+from factory.plan import build_plan, fingerprint, plan_problems
 from factory.progress import Progress
 from factory.recipe import LoadedRecipe
 from factory.runfolder import RunFolder
@@ -22,7 +24,19 @@ INPUT_STAGES = {"seed", "source"}
 class RunOutcome:
     ctx: RunContext
     resumed: bool
-    stats: dict
+    stats: RunManifest
+
+
+@dataclass
+class RunOptions:
+    """How to run, beyond the recipe: flags of ``factory run``."""
+
+    restart: bool = False
+    quiet: bool = False
+    #: commit a batch whose requests failed after every retry (as ``teacher_failed`` rejections) instead of stopping
+    skip_failed: bool = False
+    #: run again after an earlier run stopped because the teacher kept producing nothing new
+    retry_stalled: bool = False
 
 
 def default_run_dir(loaded: LoadedRecipe) -> Path:
@@ -30,35 +44,46 @@ def default_run_dir(loaded: LoadedRecipe) -> Path:
 
 
 def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: bool = False,
-               quiet: bool = False) -> RunOutcome:
+               quiet: bool = False, options: RunOptions | None = None) -> RunOutcome:
+    options = options or RunOptions(restart=restart, quiet=quiet)
     run = RunFolder(out or default_run_dir(loaded))
-    progress = Progress(quiet=quiet)
+    progress = Progress(quiet=options.quiet)
     ctx = RunContext(loaded=loaded, run=run, progress=progress, budget=Budget(loaded.recipe.budget_usd))
+    ctx.run_options = options
     plan = build_plan(loaded)
+    problems = plan_problems(loaded, plan)  # packages and keys, before anything is paid
+    if problems:
+        raise UserError("\n".join(problems) if len(problems) == 1 else "; ".join(problems))
     for stage in plan:
         if stage.name in INPUT_STAGES:
             stage.run(ctx)
     seed_sha = ctx.seed_info.get("sha256") if ctx.seed_info else None
-    resumed = run.open(fingerprint(loaded, seed_sha), loaded.data, restart=restart)
+    resumed = run.open(fingerprint(loaded, seed_sha), loaded.data, restart=options.restart)
+    legacy_usage = run.state.counters.get("usage") if isinstance(run.state.counters, dict) else None
+    ctx.open_ledger(legacy_usage)
     ctx.restore_counters(run.state.counters)
     if resumed:
         progress.log(f"resuming {run.path}: {run.state.accepted} accepted, {run.state.rejected} rejected so far")
     progress.log("plan: " + " -> ".join(stage.name for stage in plan))
     for stage in plan:
         progress.log(f"  {stage.describe(ctx)}")
-    finished = False
     try:
         for stage in plan:
             if stage.name in INPUT_STAGES:
                 continue
             if stage.name in ("export", "publish", "train"):
-                run.write_stats(build_stats(ctx, finished=True))  # the card describes final data counts
+                run.write_stats(build_stats(ctx, "in progress"))  # the card describes final data counts
             stage.run(ctx)
             run.mark_stage_done(stage.name, ctx.counters())
-        finished = True
-    except StopRun:
-        run.write_stats(build_stats(ctx, finished=False))
+    except StopRun as exc:
+        ctx.close_ledger()
+        run.write_stats(build_stats(ctx, "stopped", stop_reason=str(exc).splitlines()[0][:500]))
         raise
-    stats = build_stats(ctx, finished=finished)
+    except BaseException:
+        ctx.close_ledger()
+        run.write_stats(build_stats(ctx, "stopped", stop_reason="interrupted"))
+        raise
+    ctx.close_ledger()
+    stats = build_stats(ctx, "finished")
     run.write_stats(stats)
     return RunOutcome(ctx=ctx, resumed=resumed, stats=stats)

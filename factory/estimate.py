@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +10,6 @@ from factory.recipe import LoadedRecipe
 #: share of parsed tasks that survive the filters when no run has measured it yet
 #: (self-instruct and Alpaca kept roughly half of what the teacher produced)
 DEFAULT_KEEP_RATE = 0.5
-
-
-def approx_tokens(text: str) -> int:
-    """Rough BPE token count: ~4 ASCII characters a token, ~1 token per other character (Hangul, kana)."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    return max(1, math.ceil(ascii_chars / 4) + (len(text) - ascii_chars))
 
 
 @dataclass
@@ -31,7 +24,8 @@ class Estimate:
 
 def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
     from factory.context import RunContext
-    from factory.costs import Budget
+    from factory.costs import Budget, TokenPrice
+    from factory.methods import MethodContext
     from factory.plan import build_plan
     from factory.progress import Progress
     from factory.runfolder import RunFolder
@@ -42,41 +36,27 @@ def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
         if stage.name in ("seed", "source"):
             stage.run(ctx)
     result = Estimate()
-    teacher_opts = loaded.plugin_options.get("teacher", {})
-    settings = loaded.plugin_options.get("teacher_settings", {})
-    price_override = settings.get("price")
-    model = str(teacher_opts.get("model") or teacher_opts.get("bundled") or "")
-    if price_override:
-        price_in, price_out = price_override["input_per_1m"], price_override["output_per_1m"]
-    elif recipe.teacher:
-        from factory.plugins import get_plugin
-        from factory.teacher_factory import teacher_price
-
-        price = teacher_price(get_plugin("teacher", recipe.teacher.plugin), teacher_opts)
-        price_in, price_out = price.input_per_1m, price.output_per_1m
-    else:
-        price_in = price_out = 0.0
+    price = loaded.teacher.price() if loaded.teacher is not None else TokenPrice()
     if recipe.method:
-        from factory.plugins import get_plugin
-
-        method = get_plugin("method", recipe.method.plugin)(**loaded.plugin_options.get("method", {}))
+        method = loaded.plugin("method").build()
+        mctx = MethodContext(language=ctx.language, seeds=ctx.seeds, inputs=ctx.source_records,
+                             recipe_seed=recipe.seed, batch_size=recipe.batch_size)
         done = ctx.run.state.accepted if ctx.run.exists() else _existing_accepted(ctx)
         remaining = max(0, recipe.method.target - done)
-        opts = method.options
-        tasks_per_request = max(1, opts.num_tasks - min(opts.num_prompt_instructions, len(ctx.seeds)) - 1)
         keep_rate, rate_source = _observed_keep_rate(ctx)
-        requests = math.ceil(remaining / (tasks_per_request * keep_rate)) if remaining else 0
-        sample = method.requests_for_batch(0, min(8, max(1, recipe.batch_size)), ctx.seeds, ctx.language, recipe.seed)
-        prompt_tokens = sum(approx_tokens(r.prompt or "") for r in sample) / len(sample)
-        typical_out = min(opts.max_tokens, tasks_per_request * 80)
-        result.add("teacher", f"{recipe.teacher.plugin}:{model}  (${price_in}/1M in, ${price_out}/1M out)")
+        est = method.estimate(mctx, remaining, keep_rate)
+        teacher = loaded.teacher.provenance()
+        result.add("teacher", f"{teacher.label}  (${price.input_per_1m:g}/1M in, ${price.output_per_1m:g}/1M out)")
         result.add("kept so far / target", f"{done} / {recipe.method.target}")
         result.add("keep rate assumed", f"{keep_rate:.2f} ({rate_source})")
-        result.add("requests", requests)
-        result.add("prompt tokens", f"~{int(requests * prompt_tokens):,} (~{int(prompt_tokens)} per request)")
-        result.add("completion tokens", f"~{requests * typical_out:,} typical, at most {requests * opts.max_tokens:,}")
-        result.cost_usd = requests * (prompt_tokens * price_in + typical_out * price_out) / 1e6
-        result.cost_usd_max = requests * (prompt_tokens * price_in + opts.max_tokens * price_out) / 1e6
+        result.add("requests", est.requests)
+        per = f" (~{int(est.prompt_tokens / est.requests)} per request)" if est.requests else ""
+        result.add("prompt tokens", f"~{int(est.prompt_tokens):,}{per}")
+        result.add("completion tokens", f"~{int(est.completion_tokens):,} typical, at most {int(est.completion_tokens_max):,}")
+        for label, value in est.notes:
+            result.add(label, value)
+        result.cost_usd = price.cost(est.prompt_tokens, est.completion_tokens)
+        result.cost_usd_max = price.cost(est.prompt_tokens, est.completion_tokens_max)
     if recipe.translate:
         from factory.translation import estimate_translation
 
@@ -88,8 +68,8 @@ def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
         n = len(ctx.source_records)
         per_out = 300
         result.add("regeneration requests", n)
-        result.cost_usd += n * (150 * price_in + per_out * price_out) / 1e6
-        result.cost_usd_max += n * (150 * price_in + 1024 * price_out) / 1e6
+        result.cost_usd += n * price.cost(150, per_out)
+        result.cost_usd_max += n * price.cost(150, 1024)
     result.add("estimated cost", f"${result.cost_usd:.4f} (at most ${result.cost_usd_max:.4f})")
     if recipe.budget_usd is not None:
         result.add("budget_usd", f"${recipe.budget_usd:.2f}")
@@ -105,11 +85,11 @@ def _existing_accepted(ctx) -> int:
 
 
 def _observed_keep_rate(ctx) -> tuple[float, str]:
-    import json
+    from factory.manifest import read_manifest
 
-    if ctx.run.stats_path.exists():
-        stats = json.loads(ctx.run.stats_path.read_text(encoding="utf-8"))
-        accepted, rejected = stats.get("accepted", 0), stats.get("rejected", 0)
+    manifest = read_manifest(ctx.run.stats_path)
+    if manifest is not None:
+        accepted, rejected = manifest.accepted, manifest.rejected
         if accepted + rejected >= 20:
             return max(0.01, accepted / (accepted + rejected)), f"observed in {ctx.run.path}"
     return DEFAULT_KEEP_RATE, "default"

@@ -11,9 +11,11 @@ from the ``register_languages`` hook.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
+
+from factory.contracts import Options, Plugin
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,16 @@ KOALPACA_TEMPLATE = PromptTemplate(
 )
 
 
-@dataclass
-class Language:
-    """Base class of language plugins; the defaults suit space-separated scripts."""
+class Language(Plugin):
+    """Base class of language plugins; the defaults suit space-separated scripts.
 
+    Built as ``cls(options)`` from the recipe's ``language_options`` (validated by
+    ``options_model``, empty for languages without options); the options are part
+    of the run's identity, since they change which records the filters keep.
+    """
+
+    kind: ClassVar[str] = "language"
+    options_model: ClassVar[type[Options]] = Options
     code: ClassVar[str] = ""
     name: ClassVar[str] = ""
     #: Regex of characters that count as "in this language" for the script check.
@@ -114,7 +122,6 @@ class Language:
     default_template: ClassVar[str] = "alpaca"
     #: Path of the seed set shipped with the plugin (seed_tasks.jsonl), if any.
     default_seeds: ClassVar[Path | None] = None
-    options: dict[str, Any] = field(default_factory=dict)
 
     # -- similarity -------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:

@@ -6,14 +6,6 @@ from typing import Any
 
 from factory.recipe import LoadedRecipe
 
-#: settings that change how fast or where we call, never what comes back
-_TEACHER_RUNTIME_KEYS = {"concurrency", "requests_per_minute", "tokens_per_minute", "max_attempts", "backoff_initial_s",
-                         "backoff_max_s", "timeout_s", "price", "base_url", "api_key_env", "organization_env",
-                         "device", "batch_size", "max_batch_wait_ms", "torch_threads", "dtype"}
-_TRANSLATE_RUNTIME_KEYS = {"max_attempts", "backoff_initial_s", "price_per_million_chars", "server_url", "auth_key_env",
-                           "concurrency", "max_texts_per_request", "max_request_bytes"}
-
-
 def build_plan(loaded: LoadedRecipe) -> list:
     from factory.stages.export import ExportStage
     from factory.stages.generate import GenerateStage
@@ -39,23 +31,53 @@ def build_plan(loaded: LoadedRecipe) -> list:
     return stages
 
 
-def fingerprint(loaded: LoadedRecipe, seed_sha256: str | None) -> dict[str, Any]:
-    """The recipe fields whose change makes earlier accepted records invalid."""
+def plan_requirements(loaded: LoadedRecipe, plan: list) -> list[Any]:
+    """Everything the run needs before anything is paid: each stage's and each named plugin's requirements."""
+    needs: list[Any] = []
+    for stage in plan:
+        needs += list(getattr(stage, "requirements", lambda _loaded: [])(loaded))
+    for section, config in loaded.plugins.items():
+        if section in ("publish", "train") and not _runs(section, plan):
+            continue
+        needs += config.requirements()
+    method = loaded.plugins.get("method")
+    if method is not None:
+        for spec in method.cls.teachers_for(method.options).values():
+            needs += spec.requirements()
+    return needs
+
+
+def _runs(section: str, plan: list) -> bool:
+    return any(stage.name == section for stage in plan)
+
+
+def plan_problems(loaded: LoadedRecipe, plan: list | None = None) -> list[str]:
+    """One line per unmet requirement (a package to install, a key to set), each named once."""
+    from factory.contracts import unmet
+
+    return unmet(plan_requirements(loaded, plan if plan is not None else build_plan(loaded)))
+
+
+def fingerprint(loaded: LoadedRecipe, inputs_sha256: str | None) -> dict[str, Any]:
+    """What earlier accepted records depend on: every plugin's identity and the core fields that change data.
+
+    Built only from identities (:meth:`factory.contracts.Plugin.identity_for`) and core sections with their
+    runtime fields left out, so no option name of any plugin appears here.
+    """
+    from factory.contracts import identity_of
+
     recipe = loaded.recipe
-    options = loaded.plugin_options
-    fp: dict[str, Any] = {"language": recipe.language, "language_options": recipe.language_options, "seed": recipe.seed, "batch_size": recipe.batch_size,
-                          "filters": recipe.filters.model_dump(mode="json")}
+    plugins = loaded.plugins
+    fp: dict[str, Any] = {"seed": recipe.seed, "batch_size": recipe.batch_size,
+                          "language": plugins["language"].identity, "filters": identity_of(recipe.filters)}
     if recipe.method:
-        fp["method"] = {"plugin": recipe.method.plugin, "seeds_sha256": seed_sha256, **options.get("method", {})}
+        fp["method"] = {**plugins["method"].identity, **identity_of(recipe.method), "inputs_sha256": inputs_sha256}
     if recipe.source:
-        fp["source"] = {**recipe.source.model_dump(mode="json"), "sha256": seed_sha256}
-    if recipe.teacher and recipe.is_data_recipe:
-        teacher = {k: v for k, v in options.get("teacher", {}).items() if k not in _TEACHER_RUNTIME_KEYS}
-        fp["teacher"] = {"plugin": recipe.teacher.plugin, **teacher}
+        fp["source"] = {**identity_of(recipe.source), "sha256": inputs_sha256}
+    if loaded.teacher is not None and recipe.is_data_recipe:
+        fp["teacher"] = loaded.teacher.identity
     if recipe.translate:
-        t = recipe.translate.model_dump(mode="json")
-        plugin_opts = options.get("translate", {})
-        fp["translate"] = {k: v for k, v in {**t, **plugin_opts}.items() if k not in _TRANSLATE_RUNTIME_KEYS and k != "model_extra"}
+        fp["translate"] = {**identity_of(recipe.translate), **plugins["translate"].identity}
     return _jsonable(fp)
 
 

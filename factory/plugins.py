@@ -5,6 +5,9 @@ hooks as entry-point plugins. Environment variables:
 
 - ``FACTORY_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry-point plugins.
 - ``FACTORY_PLUGINS=dist-a,dist-b``: load only these entry-point distributions.
+- ``FACTORY_PLUGIN_MODULES=pkg.mod,other.mod``: also load these modules as plugins (not installed
+  as distributions: a plugin under development, or a test's fake teacher).
+- ``FACTORY_DEBUG=1``: a plugin that fails to import shows its whole traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from factory.errors import PluginError
 ENTRY_POINT_GROUP = "factory"
 DISABLE_AUTOLOAD_ENV = "FACTORY_DISABLE_PLUGIN_AUTOLOAD"
 ALLOW_LIST_ENV = "FACTORY_PLUGINS"
+MODULES_ENV = "FACTORY_PLUGIN_MODULES"
+DEBUG_ENV = "FACTORY_DEBUG"
 CORE_DISTRIBUTION = "factory"
 
 DEFAULT_PLUGINS = (
@@ -104,19 +109,49 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party plugin must not take the CLI down silently
-            raise PluginError(f"plugin entry point '{ep.name}' ({dist_name}) failed to load: {exc}") from None
+            _raise_load_error(f"plugin entry point '{ep.name}' ({dist_name}) failed to load: {exc}", exc)
         if pm.is_registered(plugin):
             continue
         pm.register(plugin, name=plugin_name)
         _DIST_INFO[id(plugin)] = (dist.metadata["Name"] if dist else dist_name, dist.version if dist else "")
 
 
-def build_plugin_manager() -> pluggy.PluginManager:
+def debug_enabled() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0", "false")
+
+
+def _raise_load_error(message: str, exc: BaseException) -> None:
+    """One line, unless FACTORY_DEBUG asks for the plugin's own traceback (kept as the cause)."""
+    if debug_enabled():
+        raise PluginError(message) from exc
+    raise PluginError(message + f" (set {DEBUG_ENV}=1 or use -v for the traceback)") from None
+
+
+def _load_modules(pm: pluggy.PluginManager) -> None:
+    for module_name in (m.strip() for m in os.environ.get(MODULES_ENV, "").split(",")):
+        if not module_name or pm.get_plugin(module_name) is not None:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - the user named it: say which one failed and why
+            _raise_load_error(f"{MODULES_ENV}: plugin module '{module_name}' failed to load: {exc}", exc)
+        pm.register(module, name=module_name)
+
+
+def build_plugin_manager(extra: list[Any] | None = None) -> pluggy.PluginManager:
     pm = pluggy.PluginManager("factory")
     pm.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     _load_entry_points(pm)
+    _load_modules(pm)
+    for plugin in extra or []:
+        pm.register(plugin)
+    try:
+        pm.check_pending()  # a misspelt hook name (register_teacher) is an error, not silence
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"a plugin defines a hook factory does not know: {exc}; the hooks are "
+                          f"{', '.join(hookspecs.KIND_HOOKS.values())}") from None
     return pm
 
 
@@ -137,12 +172,29 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
 _REGISTRY: Registry | None = None
 
 
+#: plugin objects registered in-process (tests, notebooks) on top of the installed ones
+_EXTRA: list[Any] = []
+
+
 def get_registry(refresh: bool = False) -> Registry:
     """The process-wide registry, built on first use (never at import time)."""
     global _REGISTRY
     if _REGISTRY is None or refresh:
-        _REGISTRY = build_registry(build_plugin_manager())
+        _REGISTRY = build_registry(build_plugin_manager(_EXTRA))
     return _REGISTRY
+
+
+def register_in_process(plugin: Any) -> None:
+    """Add a plugin (a module or object with hookimpls) to this process's registry."""
+    if plugin not in _EXTRA:
+        _EXTRA.append(plugin)
+    get_registry(refresh=True)
+
+
+def unregister_in_process(plugin: Any) -> None:
+    if plugin in _EXTRA:
+        _EXTRA.remove(plugin)
+    get_registry(refresh=True)
 
 
 def get_plugin(kind: str, name: str) -> Any:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
+
+from factory.contracts import Plugin
 
 
 @dataclass
@@ -14,9 +16,12 @@ class PublishResult:
     files: list[str]
 
 
-class Publisher(Protocol):
-    options_model: ClassVar[type]
+class Publisher(Plugin):
+    """Base class of publisher plugins; built as ``cls(options)`` from the recipe's ``publish`` section."""
+
+    kind: ClassVar[str] = "publisher"
 
     def publish(self, folder: Path, repo: str, *, private: bool = True, revision: str | None = None,
                 dry_run_dir: Path | None = None) -> PublishResult:
         """Upload every file under ``folder`` (the exported tree) as one commit."""
+        raise NotImplementedError

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from factory.contracts import runtime
 from factory.errors import RecipeError, UserError
 from factory.yamlpos import PositionedYAML, load_yaml
 
@@ -38,12 +40,12 @@ class PluginSection(BaseModel):
 
 class MethodSection(PluginSection):
     plugin: str = Field("self-instruct", description="Generation method plugin.")
-    seeds: str | None = Field(None, description="Seed tasks (seed_tasks.jsonl or Alpaca JSON/JSONL); default: the language's seed set.")
-    target: int = Field(100, ge=1, description="Number of kept (accepted) records to produce.")
+    seeds: str | None = runtime(None, description="Seed tasks (seed_tasks.jsonl or Alpaca JSON/JSONL); default: the language's seed set. The file's contents (not its path) are part of the run's identity.")
+    target: int = runtime(100, ge=1, description="Number of kept (accepted) records to produce (raise it and rerun to continue).")
 
 
 class SourceSection(Strict):
-    path: str | None = Field(None, description="Local Alpaca JSON/JSONL or seed_tasks.jsonl file.")
+    path: str | None = runtime(None, description="Local file of records (Alpaca, messages, ShareGPT, TRL rows or seed tasks); its contents (not its path) are part of the run's identity.")
     hub_dataset: str | None = Field(None, description="Hugging Face dataset id to load when online (e.g. tatsu-lab/alpaca).")
     split: str = Field("train", description="Split of hub_dataset.")
     limit: int | None = Field(None, ge=1, description="Use only the first N records.")
@@ -65,9 +67,9 @@ class TranslateSection(PluginSection):
     fields: list[Literal["instruction", "input", "output"]] = Field(
         default_factory=lambda: ["instruction", "input", "output"], description="Record fields to translate.")
     regenerate_output: bool = Field(False, description="Translate instruction/input, then ask the teacher for the output in the target language (KoAlpaca v1.0).")
-    max_attempts: int = Field(5, ge=1, description="Attempts per request on retryable errors (429, 5xx, timeouts).")
-    backoff_initial_s: float = Field(1.0, ge=0, description="First retry delay (seconds), doubled per attempt, with jitter.")
-    price_per_million_chars: float | None = Field(None, ge=0, description="USD per 1M billed characters; default from the engine's price table.")
+    max_attempts: int = runtime(5, ge=1, description="Attempts per request on retryable errors (429, 5xx, timeouts).")
+    backoff_initial_s: float = runtime(1.0, ge=0, description="First retry delay (seconds), doubled per attempt, with jitter.")
+    price_per_million_chars: float | None = runtime(None, ge=0, description="USD per 1M billed characters; default: the translator plugin's own price.")
 
 
 class SimilarityFilter(Strict):
@@ -212,70 +214,118 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     return {item.split("=", 1)[0].strip(): item.split("=", 1)[1] if "=" in item else "" for item in overrides}
 
 
-class LoadedRecipe:
-    """A validated recipe, where it came from, and its plugins' validated options."""
+@dataclass
+class PluginConfig:
+    """One plugin a recipe section names, with its options validated once (a model instance)."""
 
-    def __init__(self, recipe: Recipe, path: Path, data: dict[str, Any], plugin_options: dict[str, dict[str, Any]]):
+    section: str
+    kind: str
+    name: str
+    cls: type
+    options: BaseModel
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Plugin name and everything in its options that changes outputs (runtime fields left out)."""
+        return {"plugin": self.name, **self.cls.identity_for(self.options)}
+
+    def requirements(self) -> list[Any]:
+        return list(self.cls.requirements_for(self.options))
+
+    def build(self) -> Any:
+        return self.cls(self.options)
+
+
+class LoadedRecipe:
+    """A validated recipe, where it came from, and its plugins with validated options."""
+
+    def __init__(self, recipe: Recipe, path: Path, data: dict[str, Any], plugins: dict[str, Any]):
         self.recipe = recipe
         self.path = path
         self.data = data  # the resolved raw mapping (after --set), secret-free by design
-        self.plugin_options = plugin_options  # section -> validated plugin options (model_dump)
+        #: section -> PluginConfig (``teacher``: a TeacherSpec); ``language`` is always there for data recipes
+        self.plugins = plugins
+
+    def plugin(self, section: str) -> Any:
+        """The section's plugin config; a clear error when the recipe has no such section."""
+        if section not in self.plugins:
+            raise UserError(f"{self.path}: this recipe has no {section} section")
+        return self.plugins[section]
+
+    @property
+    def teacher(self) -> Any:
+        """The recipe's TeacherSpec, or None."""
+        return self.plugins.get("teacher")
 
 
 SECTION_MODELS = {"method": MethodSection, "teacher": TeacherSection, "translate": TranslateSection,
                   "publish": PublishSection, "train": TrainSection}
 
 
-def _validate_plugin_sections(data: dict[str, Any], problem) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Check each plugin section's extra keys against the named plugin's options model (raw data, so
-    this runs even when the core schema found problems elsewhere)."""
+def resolve_recipe_path(value: str, recipe_path: Path) -> Path:
+    """A recipe's relative path: beside the recipe when it exists there, else from the current directory."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    beside = recipe_path.parent / path
+    return beside if beside.exists() or not path.exists() else path
+
+
+def _resolve_paths(options: BaseModel, recipe_path: Path) -> BaseModel:
+    from factory.contracts import path_fields
+
+    updates = {name: str(resolve_recipe_path(getattr(options, name), recipe_path))
+               for name in path_fields(type(options)) if isinstance(getattr(options, name), str)}
+    return options.model_copy(update=updates) if updates else options
+
+
+def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Validate each plugin section's extra keys against the named plugin's options model, once (on the
+    raw data, so this runs even when the core schema found problems elsewhere)."""
     from factory.plugins import get_registry
+    from factory.teacher_factory import TeacherSpec
 
     registry = get_registry()
-    validated: dict[str, dict[str, Any]] = {}
+    plugins: dict[str, Any] = {}
     problems: list[str] = []
+
+    def validate(section: str, kind: str, name: str, values: dict[str, Any], loc: tuple) -> None:
+        if not registry.has(kind, name):
+            installed = ", ".join(registry.names(kind)) or "none"
+            problems.append(problem(loc + ("plugin",) if section != "language" else ("language",),
+                                    f"no {kind} plugin named '{name}' is installed (installed: {installed})", True))
+            return
+        cls = registry.get(kind, name).obj
+        try:
+            options = cls.options_model.model_validate(values)
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(problem(loc + tuple(err["loc"]), _clean_message(err), _at_value(err)))
+            return
+        plugins[section] = PluginConfig(section, kind, name, cls, _resolve_paths(options, recipe_path))
+
     for section, kind in PLUGIN_SECTIONS.items():
         raw = data.get(section)
         if not isinstance(raw, dict):
             continue
         section_model = SECTION_MODELS[section]
-        default_plugin = section_model.model_fields["plugin"].default
-        name = raw.get("plugin", default_plugin)
+        name = raw.get("plugin", section_model.model_fields["plugin"].default)
         if not isinstance(name, str) or not name:
             continue  # the core schema reports it
-        if not registry.has(kind, name):
-            installed = ", ".join(registry.names(kind)) or "none"
-            problems.append(problem((section, "plugin"), f"no {kind} plugin named '{name}' is installed (installed: {installed})", True))
-            continue
         if section == "teacher":
-            from factory.teacher_factory import split_teacher_section
-
-            _, core, options, teacher_problems = split_teacher_section(raw)
+            spec, teacher_problems = TeacherSpec.parse(raw)
             problems.extend(problem((section,) + loc, message, at_value) for loc, message, at_value in teacher_problems)
-            validated["teacher_settings"], validated["teacher"] = core, options
+            if spec is not None:
+                spec.options = _resolve_paths(spec.options, recipe_path)
+                plugins[section] = spec
             continue
-        plugin = registry.get(kind, name).obj
-        options = {k: v for k, v in raw.items() if k not in section_model.model_fields}
-        model = getattr(plugin, "options_model", None)
-        if model is None:
-            validated[section] = options
-            continue
-        try:
-            validated[section] = model.model_validate(options).model_dump()
-        except ValidationError as exc:
-            for err in exc.errors():
-                problems.append(problem((section,) + tuple(err["loc"]), _clean_message(err), _at_value(err)))
+        validate(section, kind, name, {k: v for k, v in raw.items() if k not in section_model.model_fields}, (section,))
     language = data.get("language", Recipe.model_fields["language"].default)
     needs_language = any(k in data for k in ("method", "source", "train"))
-    if needs_language and isinstance(language, str) and not registry.has("language", language):
-        installed = ", ".join(registry.names("language")) or "none"
-        problems.append(problem(("language",), f"no language plugin named '{language}' is installed (installed: {installed})", True))
-    elif needs_language and isinstance(language, str) and isinstance(data.get("language_options"), dict):
-        try:
-            registry.get("language", language).obj(**data["language_options"])
-        except (TypeError, ValueError, UserError) as exc:
-            problems.append(problem(("language_options",), f"not accepted by language '{language}': {exc}", True))
-    return validated, problems
+    if needs_language and isinstance(language, str):
+        options = data.get("language_options")
+        validate("language", "language", language, options if isinstance(options, dict) else {}, ("language_options",))
+    return plugins, problems
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plugins: bool = True) -> LoadedRecipe:
@@ -305,13 +355,13 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plug
             if section in SECTION_MODELS and err["type"] == "extra_forbidden":
                 continue  # plugin sections allow extra keys; the plugin pass judges them
             problems.append(problem(loc, _clean_message(err), _at_value(err)))
-    plugin_options: dict[str, dict[str, Any]] = {}
+    plugins: dict[str, Any] = {}
     if check_plugins:
-        plugin_options, plugin_problems = _validate_plugin_sections(data, problem)
+        plugins, plugin_problems = _validate_plugin_sections(data, problem, path)
         problems.extend(plugin_problems)
     if problems or recipe is None:
         raise RecipeError(_sorted_by_position(problems))
-    return LoadedRecipe(recipe, path, data, plugin_options)
+    return LoadedRecipe(recipe, path, data, plugins)
 
 
 def _sorted_by_position(problems: list[str]) -> list[str]:
@@ -323,5 +373,7 @@ def _sorted_by_position(problems: list[str]) -> list[str]:
 
 
 def recipe_json_schema() -> dict[str, Any]:
-    """JSON schema of the core recipe (for editor completion); plugin sections allow plugin keys."""
-    return Recipe.model_json_schema()
+    """JSON schema of recipes, composed from the installed plugins (see :mod:`factory.schema`)."""
+    from factory.schema import recipe_json_schema as composed
+
+    return composed()

@@ -206,6 +206,11 @@ class RunFolder:
             self.state.counters = counters
         self._save_state()
 
+    def save_counters(self, counters: dict[str, Any]) -> None:
+        """Persist counters between commits (a stop that the next run must know about)."""
+        self.state.counters = counters
+        self._save_state()
+
     def reset_stage(self, stage: str) -> None:
         if stage in self.state.stages_done:
             self.state.stages_done.remove(stage)
@@ -214,8 +219,9 @@ class RunFolder:
     def accepted_records(self) -> list[Record]:
         return list(iter_records(self.accepted_path))
 
-    def write_stats(self, stats: dict[str, Any]) -> None:
-        atomic_write_json(self.stats_path, stats)
+    def write_stats(self, manifest: Any) -> None:
+        """Write the run manifest (a :class:`~factory.manifest.RunManifest`) atomically."""
+        atomic_write_json(self.stats_path, manifest.to_json() if hasattr(manifest, "to_json") else manifest)
 
 
 def iter_records(path: Path) -> Iterator[Record]:

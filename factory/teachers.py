@@ -4,6 +4,12 @@ A teacher plugin only knows how to send one request to its model. The core
 (:mod:`factory.teaching`) wraps every teacher with the same concurrency and
 rate limits, retries, response cache, cost accounting and budget, so a new
 teacher gets all of that by raising the right error class.
+
+A teacher class subclasses :class:`Teacher` and declares, from its options
+alone (nothing is built for validation, fingerprints or ``--estimate``):
+``identity_for`` (what changes outputs; part of every cache key),
+``describe_for`` (model and endpoint, for the manifest and the dataset card),
+``price_for`` (USD per 1M tokens) and ``requirements_for`` (packages, keys).
 """
 
 from __future__ import annotations
@@ -11,7 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from factory.contracts import Plugin
+from factory.costs import TokenPrice
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class TeacherRequest:
     sample: str = ""
 
     def cache_key(self, teacher_identity: str) -> str:
+        """Digest of this request under a teacher's identity key (:attr:`Teacher.identity_key`)."""
         payload = {"teacher": teacher_identity, **asdict(self)}
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -80,21 +92,49 @@ class FatalTeacherError(TeacherError):
         self.status = status
 
 
-class Teacher(Protocol):
-    """What a teacher plugin's class provides.
+class TeacherDescription(BaseModel):
+    """What a teacher is, in words a dataset card shows."""
 
-    The registered class is built as ``cls(**options)`` from the recipe's
-    ``teacher`` section (``options_model`` validates those options first).
-    """
+    model: str = Field(description="The model's name as the endpoint knows it, or the local model's source.")
+    endpoint_kind: str = Field(description="How it is reached: chat, completions, local ...")
+    endpoint: str = Field("", description="Where: a server address (no secrets), or the device of a local model.")
 
-    options_model: ClassVar[type]
+
+class TeacherProvenance(TeacherDescription):
+    """The manifest's record of a teacher: plugin, description and identity."""
+
+    plugin: str
+    identity: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def identity(self) -> str:
-        """Model and endpoint kind, without secrets; part of every cache key."""
+    def label(self) -> str:
+        return f"{self.plugin}:{self.model}" + (f"@{self.endpoint}" if self.endpoint else "")
+
+
+class Teacher(Plugin):
+    """Base class of teacher plugins; built as ``cls(options)`` from the recipe's ``teacher`` section."""
+
+    kind: ClassVar[str] = "teacher"
+
+    @classmethod
+    def describe_for(cls, options: BaseModel) -> TeacherDescription:
+        """Model and endpoint for these options (override: the default only knows a ``model`` option)."""
+        return TeacherDescription(model=str(getattr(options, "model", "") or cls.__name__), endpoint_kind="unknown")
+
+    @classmethod
+    def price_for(cls, options: BaseModel) -> TokenPrice:
+        """USD per 1M prompt/completion tokens; free unless the plugin knows its vendor's price."""
+        return TokenPrice()
+
+    @property
+    def label(self) -> str:
+        """A short human name for log lines (no secrets)."""
+        d = type(self).describe_for(self.options)
+        return f"{d.endpoint_kind}:{d.model}" + (f"@{d.endpoint}" if d.endpoint else "")
 
     async def complete(self, request: TeacherRequest) -> Completion:
         """Send one request; raise Retryable/FatalTeacherError on failure."""
+        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Release connections and models."""

@@ -224,6 +224,7 @@ class TeacherClient:
         usage: Usage,
         budget: Budget | None,
         price: TokenPrice | None = None,
+        label: str | None = None,
     ):
         self.teacher = teacher
         self.settings = settings
@@ -233,6 +234,7 @@ class TeacherClient:
         if settings.price is not None:
             price = TokenPrice(settings.price.input_per_1m, settings.price.output_per_1m)
         self.price: TokenPrice = price or TokenPrice()
+        self._label = label
         self._stopped: StopRun | None = None
         self._resume_at = 0.0  # monotonic time before which nothing is sent (a 429's Retry-After)
         self._rng = random.Random()
@@ -240,8 +242,14 @@ class TeacherClient:
 
     # -- public --------------------------------------------------------------------------
     @property
-    def identity(self) -> str:
+    def identity(self) -> dict[str, Any]:
+        """The teacher's identity (what changes its answers); its digest keys the response cache."""
         return self.teacher.identity
+
+    @property
+    def label(self) -> str:
+        """A short human name (plugin, model, endpoint) for log and error lines; never a secret."""
+        return self._label or self.teacher.label
 
     @property
     def stopped(self) -> StopRun | None:
@@ -265,7 +273,7 @@ class TeacherClient:
         """
         if self._stopped is not None:
             raise self._stopped
-        key = request.cache_key(self.identity)
+        key = request.cache_key(self.teacher.identity_key)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -364,7 +372,7 @@ class TeacherClient:
         while attempts < self.settings.max_attempts:
             if attempts:
                 delay = self._backoff(attempts, last.retry_after if last else None)
-                log.info("teacher %s: %s; retry %d in %.2fs", self.identity, last, attempts, delay)
+                log.info("teacher %s: %s; retry %d in %.2fs", self.label, last, attempts, delay)
                 await asyncio.sleep(delay)
             attempts += 1
             try:
@@ -375,13 +383,13 @@ class TeacherClient:
                     self._resume_at = max(self._resume_at, time.monotonic() + exc.retry_after)
                 continue
             except FatalTeacherError as exc:
-                raise self._stop(TeacherStopped(f"teacher {self.identity}: {exc}", exc.status)) from None
+                raise self._stop(TeacherStopped(f"teacher {self.label}: {exc}", exc.status)) from None
             if self.cache is not None:
                 self.cache.put(key, completion)  # before anything else can fail: this response is paid for
             return completion
         self.usage.add(failed_requests=1)
         reason = str(last) if last else "no attempt made"
-        log.warning("teacher %s: request failed after %d attempt(s): %s", self.identity, attempts, reason)
+        log.warning("teacher %s: request failed after %d attempt(s): %s", self.label, attempts, reason)
         raise TeacherRequestFailed(request, attempts, reason, last.status if last else None)
 
     async def _attempt(self, request: TeacherRequest, state: _LoopState, *, first: bool) -> Completion:
@@ -405,8 +413,9 @@ class TeacherClient:
                     self.budget.reserve(reserved)
                 except BudgetExceeded as exc:
                     raise self._stop(exc) from None
-            self.usage.add(**({"requests": 1} if first else {"retries": 1}))
+            token = self.usage.reserve(reserved, **({"requests": 1} if first else {"retries": 1}))
             spent = 0.0
+            completion: Completion | None = None
             try:
                 completion = await asyncio.wait_for(self.teacher.complete(request), self.settings.timeout_s)
                 spent = self.cost(completion.prompt_tokens, completion.completion_tokens)
@@ -415,11 +424,13 @@ class TeacherClient:
             finally:
                 if self.budget is not None:
                     self.budget.settle(reserved, spent)
+                if completion is not None:
+                    self.usage.settle(token, prompt_tokens=completion.prompt_tokens,
+                                      completion_tokens=completion.completion_tokens, cost_usd=spent)
+                else:  # failed or cancelled: an error reply is not billed
+                    self.usage.settle(token)
         if state.token_bucket is not None:
             state.token_bucket.refund(estimated_tokens - completion.prompt_tokens - completion.completion_tokens)
-        self.usage.add(
-            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens, cost_usd=spent
-        )
         return completion
 
     def _backoff(self, retry: int, retry_after: float | None) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar
+
+from factory.contracts import Plugin
 
 
 @dataclass
@@ -13,7 +15,7 @@ class TrainJob:
 
     data_files: list[Path]  # Alpaca JSON/JSONL files
     output_dir: Path
-    options: dict[str, Any]  # the recipe's train section, validated by the plugin's options_model
+    options: Any  # the recipe's train options: the plugin's options_model instance (a dict from older callers)
     language: Any  # factory.languages.Language, for prompt templates
     progress: Callable[[dict[str, Any]], None] | None = None
     resume: bool = True
@@ -25,10 +27,13 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-class Trainer(Protocol):
-    options_model: ClassVar[type]
+class Trainer(Plugin):
+    """Base class of trainer plugins; built as ``cls(options)`` from the recipe's ``train`` section."""
 
-    def train(self, job: TrainJob) -> TrainResult: ...
+    kind: ClassVar[str] = "trainer"
+
+    def train(self, job: TrainJob) -> TrainResult:
+        raise NotImplementedError
 
     def launch_command(self, job: TrainJob, recipe_path: str) -> list[str]:
         """The exact accelerate/torchrun command for multi-GPU runs (``--print-launch``)."""

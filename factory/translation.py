@@ -42,7 +42,7 @@ from factory.protect import SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpan
 from factory.records import Record
 from factory.sqlite_cache import SQLiteCache
 from factory.teachers import TeacherRequest
-from factory.translators import RetryableTranslationError, TranslationQuotaExceeded
+from factory.translators import RetryableTranslationError, TranslationQuotaExceeded, TranslationResult
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,14 @@ class TranslationService:
 
     # -- properties of the engine ------------------------------------------------------------
     @property
-    def identity(self) -> str:
-        return str(self.translator.identity)
+    def identity(self) -> dict[str, Any]:
+        """The engine's identity (what changes its output); its digest keys the translation cache."""
+        return self.translator.identity
+
+    @property
+    def label(self) -> str:
+        d = type(self.translator).describe_for(self.translator.options)
+        return d.engine + (f"@{d.server}" if d.server else "")
 
     @property
     def markup(self) -> tuple[str, str] | None:
@@ -314,7 +320,7 @@ class TranslationService:
 
     # -- internals ---------------------------------------------------------------------------
     def _job(self, text: str, source: str, target: str) -> _Job:
-        return _Job(text, mask(text, self.markup), TranslationCache.key(self.identity, source, target, text))
+        return _Job(text, mask(text, self.markup), TranslationCache.key(self.translator.identity_key, source, target, text))
 
     def _reject(self, reason: str) -> Translated:
         self.rejections[reason] += 1
@@ -390,7 +396,10 @@ class TranslationService:
             attempt += 1
             if self.budget is not None:
                 self.budget.reserve(estimate)
+            counts = ({"requests": 1} if attempt == 1 else {"retries": 1}) if self._counts_requests else {}
+            token = self.usage.reserve(estimate, **counts)
             spent = 0.0
+            result: TranslationResult | None = None
             try:
                 result = await self.translator.translate([job.masked.text for job in chunk], source, target)
                 if len(result.texts) != len(chunk):
@@ -399,37 +408,38 @@ class TranslationService:
                     )
                 spent = self.cost(result.billed_characters)
             except RetryableTranslationError as exc:
+                result = None
                 if attempt >= self.max_attempts or stop:
                     if self._counts_requests:
                         self.usage.add(failed_requests=1)
                     if stop:
                         raise stop[0] from None
                     raise TranslationUnavailable(
-                        f"translator {self.identity} still failing after {attempt} attempt(s): {exc}. "
+                        f"translator {self.label} still failing after {attempt} attempt(s): {exc}. "
                         f"Everything translated so far is cached; rerun the same command to resume."
                     ) from None
-                if self._counts_requests:
-                    self.usage.add(retries=1)
                 delay = self._backoff(attempt, exc.retry_after)
-                log.info("translator %s: %s; retry %d in %.2fs", self.identity, exc, attempt, delay)
+                log.info("translator %s: %s; retry %d in %.2fs", self.label, exc, attempt, delay)
                 await self._sleep(delay)
                 continue
             except TranslationQuotaExceeded as exc:
+                result = None
                 raise self._quota_stop(exc) from None
             finally:
                 if self.budget is not None:
                     self.budget.settle(estimate, spent)
+                if result is not None:
+                    self.usage.settle(token, billed_characters=result.billed_characters, cost_usd=spent)
+                else:  # refused, failed or cancelled: nothing billed
+                    self.usage.settle(token)
             break
-        self.usage.add(billed_characters=result.billed_characters, cost_usd=spent)
-        if self._counts_requests:
-            self.usage.add(requests=1)
         for job, output in zip(chunk, result.texts):
             if output is None:
                 continue
             job.attempts += 1
             if self.cache is not None:  # paid for: saved before anything else can fail
                 self.cache.put(
-                    job.key, engine=self.identity, source=source, target=target,
+                    job.key, engine=self.label, source=source, target=target,
                     text=job.text, output=output, attempts=job.attempts,
                 )
         return list(result.texts)
@@ -445,7 +455,7 @@ class TranslationService:
     def _quota_stop(self, exc: BaseException) -> TranslationQuotaStop:
         where = f" in {self.cache.path}" if self.cache is not None else ""
         return TranslationQuotaStop(
-            f"translator {self.identity}: quota exhausted ({exc}). {self.usage.billed_characters} characters "
+            f"translator {self.label}: quota exhausted ({exc}). {self.usage.billed_characters} characters "
             f"billed so far in this stage; every finished translation is saved{where}. Raise the quota (or wait "
             f"for the next billing period) and rerun the same command: cached translations are reused and only "
             f"the remaining texts are sent."
@@ -521,7 +531,7 @@ async def translate_records(
         values = {f: o.text for f, o in zip(chosen, mine)}
         meta = dict(record.meta)
         meta["translation"] = {
-            "translator": service.identity,
+            "translator": service.label,
             "source_id": record.id,
             "source_language": source,
             "target_language": target,
@@ -575,7 +585,7 @@ async def regenerate_outputs(
             results.append((None, "empty_output"))
         else:
             record.output = answer.text.strip()
-            record.meta["teacher"] = teacher_client.identity
+            record.meta["teacher"] = teacher_client.label
             if isinstance(record.meta.get("translation"), dict):
                 record.meta["translation"]["output"] = "regenerated"
             results.append((record, None))
@@ -588,22 +598,15 @@ async def regenerate_outputs(
 def build_translation_service(ctx: Any, stage: str) -> TranslationService:
     """The service for the recipe's ``translate`` section, counting into ``ctx.usage_for(stage)``.
 
-    Path options (``glossary``) are resolved like other recipe paths; the
-    price comes from ``price_per_million_chars`` or the translator plugin's own
+    The price comes from ``price_per_million_chars`` or the translator plugin's own
     ``price_for(options)``. The service owns its cache.
     """
-    from factory.plugins import get_plugin
-
     section = ctx.recipe.translate
-    options = dict(ctx.loaded.plugin_options.get("translate", {}))
-    if isinstance(options.get("glossary"), str):
-        options["glossary"] = str(ctx.resolve_path(options["glossary"]))
-    cls = get_plugin("translator", section.plugin)
-    translator = cls(**options)
+    config = ctx.loaded.plugin("translate")
+    translator = config.build()
     price = section.price_per_million_chars
     if price is None:
-        price_for = getattr(cls, "price_for", None)
-        price = price_for(translator.options).per_1m_characters if callable(price_for) else 0.0
+        price = config.cls.price_for(config.options).per_1m_characters
     return TranslationService(
         translator,
         cache=TranslationCache(),
@@ -629,7 +632,7 @@ def estimate_translation(ctx: Any) -> list[tuple[str, str, float]]:
     service = build_translation_service(ctx, "estimate")
     try:
         est = service.estimate_characters(ctx.source_records, fields, source, target)
-        identity = service.identity
+        identity = service.label
         price = service.price_per_million_chars
     finally:
         if service.cache is not None:
@@ -637,7 +640,7 @@ def estimate_translation(ctx: Any) -> list[tuple[str, str, float]]:
     price_note = f"${price:g}/1M characters" if price else "billed in tokens or free"
     return [
         ("translator", f"{section.plugin} {source}->{target}, fields {', '.join(fields)} ({price_note})", 0.0),
-        ("translator identity", identity, 0.0),
+        ("translator", identity, 0.0),
         ("texts to translate", f"{est.texts:,} ({est.characters:,} characters, {est.unique_texts:,} unique)", 0.0),
         ("already in the translation cache", f"{est.cached_texts:,} unique texts", 0.0),
         ("characters to bill", f"{est.billable_characters:,} (unique, uncached)", 0.0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 import re
 
@@ -174,5 +176,6 @@ def test_invalid_teacher_section_is_reported():
 def test_identity_names_the_model_not_the_key(monkeypatch):
     monkeypatch.setenv("SECRET_KEY_ENV", "sk-abcdef123456")
     translator = LLMTranslator(teacher={"plugin": "openai", "model": "gpt-4o-mini", "api_key_env": "SECRET_KEY_ENV"})
-    assert "gpt-4o-mini" in translator.identity
-    assert "sk-abcdef" not in translator.identity
+    identity = json.dumps(translator.identity)
+    assert translator.identity["teacher"]["model"] == "gpt-4o-mini"
+    assert "sk-abcdef" not in identity and "SECRET_KEY_ENV" not in identity  # the key's variable is runtime too

@@ -91,7 +91,7 @@ def test_set_overrides_any_field_and_errors_name_the_override(tmp_path, en_seeds
     loaded = load_recipe(recipe, ["method.target=25", "filters.similarity.threshold=0.5", "teacher.model=other"])
     assert loaded.recipe.method.target == 25
     assert loaded.recipe.filters.similarity.threshold == 0.5
-    assert loaded.plugin_options["teacher"]["model"] == "other"
+    assert loaded.teacher.options.model == "other"
     from factory.errors import RecipeError
     import pytest
 

@@ -51,6 +51,7 @@ def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
         recipe.write_text(RECIPE.format(seeds=seeds, url=reference_server.base_url))
         done = run_cli("run", str(recipe), "--out", str(tmp_path / "ref"), "--quiet")
         assert done.returncode == 0, done.stderr
+        reference_sent = collections.Counter(entry["body"]["prompt"] for entry in reference_server.requests)
     reference = _lines(tmp_path / "ref" / "accepted.jsonl")
     assert len(reference) >= 70
 
@@ -64,7 +65,6 @@ def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
         while _count(out / "accepted.jsonl") < 25 and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(LATENCY / 2)  # land the kill while requests are in flight
-        killed_at = time.time()
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         partial = _count(out / "accepted.jsonl")
@@ -83,14 +83,8 @@ def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["accepted"] == len(accepted) and stats["rejected"] == len(rejected)
 
-    # a request answered before the kill is in the response cache and is never sent again;
-    # only requests still in flight at the kill may be sent a second time
-    sent = collections.defaultdict(list)
-    for entry in requests:
-        sent[entry["body"]["prompt"]].append(entry["t"])
-    for prompt, times in sent.items():
-        if len(times) > 1:
-            assert len(times) == 2
-            assert times[0] > killed_at - LATENCY - 0.5, "a request answered before the kill was sent again"
-    resent = sum(1 for times in sent.values() if len(times) > 1)
-    assert resent <= 2  # at most `concurrency` requests were in flight
+    # a request answered before the kill is in the response cache and is never sent again: beyond what the
+    # uninterrupted run sent, only the requests in flight at the kill (at most `concurrency`) are sent once more.
+    # (Requests are compared by prompt: two requests may draw the same demonstrations, so counts are compared.)
+    sent = collections.Counter(entry["body"]["prompt"] for entry in requests)
+    assert sum((sent - reference_sent).values()) <= 2

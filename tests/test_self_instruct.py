@@ -74,7 +74,7 @@ def alpaca_response(tasks, start: int = 4, truncated_tail: bool = False) -> str:
 def _ours(text: str, finish: str) -> list[tuple[str, str, str]]:
     method = SelfInstruct()
     english = English()
-    candidates, _ = method.parse(Completion(text, finish), english.prompt, 4, "t")
+    candidates, _ = method.parse_text(Completion(text, finish), english.prompt, 4, "t")
     chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
     kept, _ = chain.apply(candidates)
     return [(r.instruction, r.input, r.output) for r in kept]
@@ -90,13 +90,13 @@ def test_matches_alpaca_rules_on_alpaca_format():
 def test_truncated_last_task_is_dropped_like_alpaca():
     text = alpaca_response(TASKS[:7], truncated_tail=True)
     assert _ours(text, "length") == alpaca_rules(text, "length")
-    candidates, rejected = SelfInstruct().parse(Completion(text, "length"), English().prompt, 4, "t")
+    candidates, rejected = SelfInstruct().parse_text(Completion(text, "length"), English().prompt, 4, "t")
     assert [reason for _, reason, _ in rejected] == ["truncated"]
 
 
 def test_rejection_reasons_are_recorded():
     method, english = SelfInstruct(), English()
-    candidates, _ = method.parse(Completion(alpaca_response(TASKS), "stop"), english.prompt, 4, "t")
+    candidates, _ = method.parse_text(Completion(alpaca_response(TASKS), "stop"), english.prompt, 4, "t")
     chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
     _, rejected = chain.apply(candidates)
     assert [reason for _, reason, _ in rejected] == [
@@ -107,7 +107,7 @@ def test_parser_tolerates_spacing_missing_separator_and_localized_noinput():
     text = (" Name two rivers that flow through Seoul or nearby cities.\n4 .  Input :\n<no input>\n4. Output:\nHan, Jungnang\n"
             "5.Instruction: Give an antonym for the word below, with a short example.\n5. Input:\nbright\n5. Output:\ndark\n"
             "###\n6. Instruction: Tell me a fact about octopuses that surprises most people.\n6. Output:\nThey have three hearts.")
-    candidates, rejected = SelfInstruct().parse(Completion(text, "stop"), English().prompt, 4, "t")
+    candidates, rejected = SelfInstruct().parse_text(Completion(text, "stop"), English().prompt, 4, "t")
     assert rejected == []
     assert [(c.instruction, c.input) for c in candidates] == [
         ("Name two rivers that flow through Seoul or nearby cities.", ""),
@@ -118,7 +118,7 @@ def test_parser_tolerates_spacing_missing_separator_and_localized_noinput():
 
 def test_bad_format_chunks_are_rejected_with_a_reason():
     text = " Explain recursion to a child.\n4. Input:\n<noinput>\n4. Output:\nA thing that uses itself.\n###\nno labels here at all\n###\n"
-    candidates, rejected = SelfInstruct().parse(Completion(text, "stop"), English().prompt, 4, "t")
+    candidates, rejected = SelfInstruct().parse_text(Completion(text, "stop"), English().prompt, 4, "t")
     assert len(candidates) == 1
     assert [(reason, r.instruction) for r, reason, _ in rejected] == [("bad_format", "no labels here at all")]
 

@@ -219,7 +219,7 @@ def test_fatal_errors_stop_the_run_without_leaking_the_key(server, fault, expect
 
     error, usage = run(scenario())
     message = str(error)
-    assert expected in message and message.startswith("teacher openai:chat:")
+    assert expected in message and message.startswith("teacher chat:loopback-model@127.0.0.1:")
     assert "\n" not in message and KEY not in message and "SECRET" not in message
     assert len(server.requests) == 1 and usage.retries == 0
 

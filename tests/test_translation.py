@@ -7,6 +7,9 @@ regeneration runs the real openai client against the loopback server.
 
 from __future__ import annotations
 
+from factory.contracts import Options
+from factory.translators import Translator, TranslatorDescription
+
 import asyncio
 from pathlib import Path
 
@@ -32,12 +35,23 @@ def fake(text: str) -> str:
     return text.upper()
 
 
-class ScriptedTranslator:
+class ScriptedOptions(Options):
+    engine: str = "scripted|v1"
+
+
+class ScriptedTranslator(Translator):
     """Implements the translator contract; ``script`` holds exceptions raised by the next calls."""
 
+    options_model = ScriptedOptions
     protect_markup = None
 
-    def __init__(self, *, max_texts: int = 50, max_bytes: int = 128 * 1024, concurrency: int = 1, quota: int | None = None):
+    @classmethod
+    def describe_for(cls, options):
+        return TranslatorDescription(engine=options.engine)
+
+    def __init__(self, *, max_texts: int = 50, max_bytes: int = 128 * 1024, concurrency: int = 1, quota: int | None = None,
+                 engine: str = "scripted|v1"):
+        super().__init__(engine=engine)
         self.max_texts_per_request = max_texts
         self.max_request_bytes = max_bytes
         self.concurrency = concurrency
@@ -48,10 +62,6 @@ class ScriptedTranslator:
         self.transform = fake
         self.in_flight = 0
         self.max_in_flight = 0
-
-    @property
-    def identity(self) -> str:
-        return "scripted|v1"
 
     async def translate(self, texts, source, target):
         self.in_flight += 1
@@ -154,7 +164,7 @@ def test_cache_key_separates_engines_and_languages(cache):
     run(service(engine, cache).translate_texts(["Hello"], "en", "ja"))
     assert engine.sent() == ["Hello"]
     other = ScriptedTranslator()
-    other.__class__ = type("OtherEngine", (ScriptedTranslator,), {"identity": property(lambda self: "other|v1")})
+    other.options = ScriptedOptions(engine="other|v1")
     run(service(other, cache).translate_texts(["Hello"], "en", "ko"))
     assert other.sent() == ["Hello"]
 

@@ -10,9 +10,14 @@ import click
 @click.option("--restart", is_flag=True, help="Start fresh; an existing run folder is moved aside, not deleted.")
 @click.option("--estimate", is_flag=True, help="Print expected requests, tokens, characters and cost, then exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only errors and the final summary.")
-def run_command(recipe: str, overrides: tuple[str, ...], out: str | None, restart: bool, estimate: bool, quiet: bool) -> None:
+@click.option("--skip-failed", is_flag=True,
+              help="Commit batches whose requests failed after every retry (as teacher_failed) instead of stopping.")
+@click.option("--retry-stalled", is_flag=True,
+              help="Go on after an earlier run stopped because the teacher kept producing nothing new.")
+def run_command(recipe: str, overrides: tuple[str, ...], out: str | None, restart: bool, estimate: bool, quiet: bool,
+                skip_failed: bool, retry_stalled: bool) -> None:
     """Run RECIPE. Rerunning the same command resumes: finished work is not redone."""
-    from factory.engine import default_run_dir, run_recipe
+    from factory.engine import RunOptions, default_run_dir, run_recipe
     from factory.recipe import load_recipe
 
     loaded = load_recipe(recipe, list(overrides))
@@ -25,7 +30,8 @@ def run_command(recipe: str, overrides: tuple[str, ...], out: str | None, restar
         for label, value in result.lines:
             click.echo(f"  {label.ljust(width)}  {value}")
         return
-    outcome = run_recipe(loaded, out, restart=restart, quiet=quiet)
+    options = RunOptions(restart=restart, quiet=quiet, skip_failed=skip_failed, retry_stalled=retry_stalled)
+    outcome = run_recipe(loaded, out, options=options)
     from factory.summary import print_summary
 
     print_summary(outcome)

@@ -18,7 +18,6 @@ def train_command(recipe: str, overrides: tuple[str, ...], out: str | None, data
     from factory.costs import Budget
     from factory.engine import default_run_dir
     from factory.errors import UserError
-    from factory.plugins import get_plugin
     from factory.progress import Progress
     from factory.recipe import load_recipe
     from factory.runfolder import RunFolder
@@ -30,13 +29,13 @@ def train_command(recipe: str, overrides: tuple[str, ...], out: str | None, data
         raise UserError(f"{recipe}: no train section")
     run = RunFolder(out or default_run_dir(loaded))
     ctx = RunContext(loaded=loaded, run=run, progress=Progress(quiet=quiet), budget=Budget(None))
-    trainer = get_plugin("trainer", loaded.recipe.train.plugin)()
+    trainer = loaded.plugin("train").build()
     if print_launch:
         job = build_job(ctx) if (loaded.recipe.train.data or run.accepted_path.exists()) else None
         if job is None:
             from factory.trainers import TrainJob
 
-            job = TrainJob(data_files=[], output_dir=run.path / "train", options=loaded.plugin_options.get("train", {}),
+            job = TrainJob(data_files=[], output_dir=run.path / "train", options=loaded.plugin("train").options,
                            language=ctx.language)
         click.echo(shlex.join(trainer.launch_command(job, recipe)))
         return

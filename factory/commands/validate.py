@@ -11,16 +11,22 @@ from factory.errors import RecipeError
 @click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a field, e.g. --set method.target=50.")
 def validate_command(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
-    """Check recipes: schema, types, unknown keys and that every named plugin is installed."""
+    """Check recipes: schema, types, unknown keys, installed plugins, and the packages and keys a run needs."""
+    from factory.plan import plan_problems
     from factory.recipe import load_recipe
 
     problems: list[str] = []
     for path in recipes:
         try:
-            load_recipe(path, list(overrides))
-            click.echo(f"{path}: ok")
+            loaded = load_recipe(path, list(overrides))
         except RecipeError as exc:
             problems.extend(exc.problems)
+            continue
+        unmet = plan_problems(loaded)
+        if unmet:
+            problems.extend(f"{path}: {line}" for line in unmet)
+        else:
+            click.echo(f"{path}: ok")
     if problems:
         raise RecipeError(problems)
 

@@ -21,13 +21,14 @@ import re
 from typing import Any, ClassVar, Sequence
 
 import pydantic
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from factory.contracts import Options, Requirement, identity_of, runtime
 from factory.costs import Budget, Usage
-from factory.errors import UserError
 from factory.hookspecs import hookimpl
+from factory.teacher_factory import TeacherField
 from factory.teachers import TeacherRequest
-from factory.translators import TranslationResult
+from factory.translators import TranslationResult, Translator, TranslatorDescription
 
 #: Bump when the prompts change: part of the identity, so old cached outputs are not reused.
 PROMPT_VERSION = "1"
@@ -76,10 +77,10 @@ def language_name(code: str) -> str:
     return _KNOWN_NAMES.get(base, code)
 
 
-class LLMTranslatorOptions(pydantic.BaseModel, extra="forbid"):
+class LLMTranslatorOptions(Options):
     """The recipe's ``translate`` options for the ``llm`` translator (languages are core keys)."""
 
-    teacher: dict[str, Any] = Field(
+    teacher: TeacherField = Field(
         description="The model that translates: {plugin: openai, model: ..., <teacher options>, "
         "<core teacher settings such as concurrency, max_attempts, price>}."
     )
@@ -87,19 +88,9 @@ class LLMTranslatorOptions(pydantic.BaseModel, extra="forbid"):
     max_request_bytes: int = Field(
         8192, ge=512, description="Most UTF-8 bytes of text per request, so the reply fits in max_tokens."
     )
-    concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
+    concurrency: int = runtime(4, ge=1, le=256, description="Requests in flight at once.")
     max_tokens: int = Field(4096, ge=16, description="Reply token limit per request.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: most literal).")
-
-    @field_validator("teacher")
-    @classmethod
-    def _valid_teacher(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from factory.teacher_factory import teacher_section_problems
-
-        problems = teacher_section_problems(value, "teacher")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
 
 
 def _fit(original: str, translated: str) -> str:
@@ -123,41 +114,36 @@ def parse_batch_reply(reply: str, count: int) -> list[str] | None:
     return [found[i] for i in range(1, count + 1)]
 
 
-class LLMTranslator:
-    """Translation by a teacher model; built as ``LLMTranslator(**options)``."""
+class LLMTranslator(Translator):
+    """Translation by a teacher model; built as ``LLMTranslator(options)``."""
 
     options_model: ClassVar[type[pydantic.BaseModel]] = LLMTranslatorOptions
     protect_markup: ClassVar[tuple[str, str] | None] = None  # numbered markers
 
-    def __init__(self, **options: Any):
-        from factory.teacher_factory import build_teacher
-
-        try:
-            self.options = LLMTranslatorOptions(**options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"translate.{'.'.join(str(p) for p in e['loc'])}: "
-                + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
-                for e in exc.errors()
-            )
-            raise UserError(f"translator llm: {problems}") from None
-        self.teacher, _, _ = build_teacher(self.options.teacher, "translate.teacher")
+    def setup(self) -> None:
+        self.teacher = self.options.teacher.build()
         self.max_texts_per_request = self.options.texts_per_request
         self.max_request_bytes = self.options.max_request_bytes
         self.concurrency = self.options.concurrency
         self._client: Any | None = None
 
-    @property
-    def identity(self) -> str:
-        return f"llm|{self.teacher.identity}|temperature={self.options.temperature:g}|prompt={PROMPT_VERSION}"
+    @classmethod
+    def identity_for(cls, options: LLMTranslatorOptions) -> dict[str, Any]:
+        return {**identity_of(options), "prompt_version": PROMPT_VERSION}
+
+    @classmethod
+    def describe_for(cls, options: LLMTranslatorOptions) -> TranslatorDescription:
+        teacher = options.teacher.provenance()
+        return TranslatorDescription(engine=f"llm ({teacher.plugin}:{teacher.model})", server=teacher.endpoint,
+                                     settings={"temperature": options.temperature, "texts_per_request": options.texts_per_request})
+
+    @classmethod
+    def requirements_for(cls, options: LLMTranslatorOptions) -> list[Requirement]:
+        return options.teacher.requirements()
 
     def bind(self, *, usage: Usage, budget: Budget | None) -> None:
         """Count tokens and cost in ``usage`` and check ``budget`` (called by the translation service)."""
-        from factory.teacher_factory import build_teacher_client
-
-        self._client = build_teacher_client(
-            self.options.teacher, usage=usage, budget=budget, where="translate.teacher", teacher=self.teacher
-        )
+        self._client = self.options.teacher.client(usage=usage, budget=budget, teacher=self.teacher)
 
     def estimate_cost_usd(self, characters: int) -> float:
         """Rough USD to translate ``characters`` of source text (for ``--estimate``).

@@ -8,21 +8,25 @@ back into records; the filter stage then judges them.
 
 from __future__ import annotations
 
-import random
+import hashlib
+import math
 import re
-from typing import Sequence
+from typing import ClassVar, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from factory.contracts import Options
 from factory.hookspecs import hookimpl
 from factory.languages import Language, PromptWording
+from factory.methods import BatchResult, MethodContext, MethodEstimate, PromptMethod, item_id, seeded_rng
 from factory.records import Record
 from factory.teachers import Completion, TeacherRequest
 
+#: rough completion tokens of one generated task (instruction, input and output)
+TOKENS_PER_TASK = 80
 
-class SelfInstructOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class SelfInstructOptions(Options):
     num_prompt_instructions: int = Field(3, ge=1, le=10, description="Seed demonstrations per request (Alpaca: 3).")
     num_tasks: int = Field(20, ge=2, le=50, description="Tasks the prompt numbers up to; generation stops before this number (Alpaca: 20).")
     temperature: float = Field(1.0, ge=0, le=2, description="Sampling temperature (Alpaca: 1.0).")
@@ -32,13 +36,48 @@ class SelfInstructOptions(BaseModel):
     header: str | None = Field(None, description="Replace the language plugin's prompt header with your own text.")
 
 
-class SelfInstruct:
-    """Builds prompts and parses responses; stateless apart from its options."""
+class SelfInstruct(PromptMethod):
+    """Alpaca's self-instruct: seed demonstrations in, numbered new tasks out; stateless apart from its options."""
 
-    options_model = SelfInstructOptions
+    options_model: ClassVar[type[Options]] = SelfInstructOptions
+    reasons: ClassVar[dict[str, str]] = {
+        "bad_format": "the teacher's text could not be parsed into instruction/input/output",
+        "truncated": "the response stopped on length; its last task is incomplete",
+    }
 
-    def __init__(self, **options):
-        self.options = SelfInstructOptions(**options)
+    # -- the method contract ---------------------------------------------------------------
+    def first_number(self, ctx: MethodContext) -> int:
+        """Tasks in a reply are numbered after the demonstrations the prompt showed."""
+        return min(self.options.num_prompt_instructions, len(ctx.seeds)) + 1
+
+    def requests(self, ctx: MethodContext, batch_no: int) -> list[TeacherRequest]:
+        return self.requests_for_batch(batch_no, ctx.batch_size, ctx.seeds, ctx.language, ctx.recipe_seed)
+
+    def parse(self, ctx: MethodContext, completion: Completion, batch_no: int, index: int) -> BatchResult:
+        records, rejected = self.parse_text(completion, ctx.language.prompt, self.first_number(ctx),
+                                            item_id(batch_no, index))
+        return BatchResult(records, rejected)
+
+    def max_stalled_batches(self) -> int | None:
+        return self.options.max_stalled_batches
+
+    def prompt_fingerprint(self, ctx: MethodContext) -> str:
+        wording = ctx.language.prompt
+        header = self.options.header if self.options.header is not None else wording.header
+        text = "\x1f".join([header, wording.instruction_label, wording.input_label, wording.output_label, wording.noinput])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def estimate(self, ctx: MethodContext, remaining: int, keep_rate: float) -> MethodEstimate:
+        from factory.teaching import estimate_prompt_tokens
+
+        o = self.options
+        tasks_per_request = max(1, o.num_tasks - self.first_number(ctx))
+        requests = math.ceil(remaining / (tasks_per_request * keep_rate)) if remaining else 0
+        sample = self.requests_for_batch(0, min(8, max(1, ctx.batch_size)), ctx.seeds, ctx.language, ctx.recipe_seed)
+        per_prompt = sum(estimate_prompt_tokens(r) for r in sample) / len(sample)
+        typical = min(o.max_tokens, tasks_per_request * TOKENS_PER_TASK)
+        return MethodEstimate(requests, requests * per_prompt, requests * typical, requests * o.max_tokens,
+                              [("tasks per request", f"up to {tasks_per_request}")])
 
     # -- prompts -----------------------------------------------------------
     def build_prompt(self, demonstrations: Sequence[Record], wording: PromptWording) -> str:
@@ -62,7 +101,7 @@ class SelfInstruct:
         k = min(self.options.num_prompt_instructions, len(seeds))
         n = self.options.num_tasks
         for index in range(count):
-            rng = random.Random(f"{recipe_seed}:{batch_no}:{index}")
+            rng = seeded_rng(recipe_seed, batch_no, index)
             demos = rng.sample(list(seeds), k)
             requests.append(TeacherRequest(
                 prompt=self.build_prompt(demos, language.prompt),
@@ -75,8 +114,8 @@ class SelfInstruct:
         return requests
 
     # -- parsing -------------------------------------------------------------
-    def parse(self, completion: Completion, wording: PromptWording, first_number: int,
-              id_prefix: str) -> tuple[list[Record], list[tuple[Record, str, str]]]:
+    def parse_text(self, completion: Completion, wording: PromptWording, first_number: int,
+                   id_prefix: str) -> tuple[list[Record], list[tuple[Record, str, str]]]:
         """Split a response into candidate records and format rejections."""
         labels = {
             "instruction": [wording.instruction_label, "Instruction"],

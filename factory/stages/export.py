@@ -15,6 +15,13 @@ class ExportStage:
         split = f", test split {e.test_size:.0%}" if e.test_size else ""
         return f"export: {', '.join(e.formats)} under {ctx.run.data_dir}{split}"
 
+    def requirements(self, loaded) -> list:
+        from factory.contracts import Requirement
+
+        install = "pip install 'koalpaca-factory[export]'"
+        return [Requirement(module="datasets", install=install, why="export (export.enabled)"),
+                Requirement(module="pyarrow", install=install, why="export (export.enabled)")]
+
     def run(self, ctx: RunContext) -> None:
         from factory.export import export_run
 

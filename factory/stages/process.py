@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from factory.context import RunContext, build_teacher_client
+from factory.context import RunContext
 from factory.stages.commit import build_filter_chain, commit, filter_and_commit
 
 #: source records per journal batch, per unit of the recipe's batch_size
@@ -40,10 +40,8 @@ class ProcessSourceStage:
             from factory.translation import build_translation_service
 
             service = build_translation_service(ctx, self.name)
-            ctx.provenance["translator"] = service.identity
             if recipe.translate.regenerate_output:
-                teacher_client = build_teacher_client(ctx, "regenerate")
-                ctx.provenance["teacher"] = {"plugin": recipe.teacher.plugin, "identity": teacher_client.teacher.identity}
+                teacher_client = ctx.teacher_client("regenerate")
         total_batches = (len(records) + per_batch - 1) // per_batch
         ctx.progress.start(self.name, len(records), min(len(records), ctx.run.state.batches_done * per_batch))
         started = time.monotonic()

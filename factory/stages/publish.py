@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from factory.context import RunContext
-from factory.plugins import get_plugin
 
 
 class PublishStage:
@@ -15,7 +14,7 @@ class PublishStage:
 
     def run(self, ctx: RunContext) -> None:
         p = ctx.recipe.publish
-        publisher = get_plugin("publisher", p.plugin)(**ctx.loaded.plugin_options.get("publish", {}))
+        publisher = ctx.loaded.plugin("publish").build()
         result = publisher.publish(ctx.run.data_dir, p.repo, private=p.private, revision=p.revision)
         state = "no change" if result.commit is None else f"commit {result.commit}"
         ctx.progress.log(f"published {len(result.files)} files to {result.url} ({state})")

@@ -14,16 +14,20 @@ class SeedStage:
         method = ctx.recipe.method
         if method.seeds:
             return ctx.resolve_path(method.seeds)
+        if not ctx.loaded.plugin("method").cls.needs_seeds:
+            return None
         default = ctx.language.default_seeds
         if default is None:
             raise UserError(f"{ctx.loaded.path}: method.seeds: language '{ctx.recipe.language}' ships no seed set; name one")
         return default
 
     def describe(self, ctx: RunContext) -> str:
-        return f"seed: {self._path(ctx)}"
+        return f"seed: {self._path(ctx) or 'none (the method needs no seed tasks)'}"
 
     def run(self, ctx: RunContext) -> None:
         path = self._path(ctx)
+        if path is None:
+            return
         ctx.seeds = load_records(path)
         if not ctx.seeds:
             raise UserError(f"{path}: no seed tasks")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from factory.context import RunContext
 from factory.errors import UserError
-from factory.plugins import get_plugin
 from factory.trainers import TrainJob
 
 
@@ -42,7 +41,7 @@ def build_job(ctx: RunContext) -> TrainJob:
         parts = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
         ctx.progress.log(f"[train] {parts}")
 
-    return TrainJob(data_files=training_files(ctx), output_dir=output, options=ctx.loaded.plugin_options.get("train", {}),
+    return TrainJob(data_files=training_files(ctx), output_dir=output, options=ctx.loaded.plugin("train").options,
                     language=ctx.language, progress=report, resume=True)
 
 
@@ -50,12 +49,13 @@ class TrainStage:
     name = "train"
 
     def describe(self, ctx: RunContext) -> str:
-        options = ctx.loaded.plugin_options.get("train", {})
-        return f"train: {ctx.recipe.train.plugin} {options.get('method', '')} on {options.get('base_model', '?')}"
+        options = ctx.loaded.plugin("train").options
+        return (f"train: {ctx.recipe.train.plugin} {getattr(options, 'method', '')} "
+                f"on {getattr(options, 'base_model', '?')}")
 
     def run(self, ctx: RunContext) -> None:
         started = time.monotonic()
-        trainer = get_plugin("trainer", ctx.recipe.train.plugin)()
+        trainer = ctx.loaded.plugin("train").build()
         job = build_job(ctx)
         result = trainer.train(job)
         ctx.stage_seconds[self.name] = time.monotonic() - started

@@ -15,6 +15,11 @@ contracts, so they pass for built-in and third-party plugins alike. There is one
 kind: :class:`LanguageConformance`, :class:`TeacherConformance`, :class:`TranslatorConformance`,
 :class:`MethodConformance`, :class:`TrainerConformance` and :class:`PublisherConformance`;
 ``factory new-plugin KIND NAME`` writes a test module that runs the right one.
+
+Every suite also checks the identity contract (:class:`IdentityContract`): each option is either
+runtime (changing it keeps a run resumable and its caches warm) or part of the identity (changing it
+refuses a resume, naming the option). Give ``options`` (valid options), ``identity_changes`` (another
+valid value for every identity option) and ``runtime_changes`` (the same for every runtime option).
 """
 
 from __future__ import annotations
@@ -26,13 +31,62 @@ from typing import Any, ClassVar
 
 import pytest
 
+from factory.contracts import identity_key, runtime_fields
 from factory.languages import Language
 from factory.plugins import get_registry
 from factory.records import Record, load_seed_tasks
 from factory.teachers import Completion, TeacherRequest
 
 
-class LanguageConformance:
+class IdentityContract:
+    """Strict options, and every option classified: runtime, or part of the identity."""
+
+    plugin: ClassVar[type | None] = None  # the plugin class (set it, or let the suite find it)
+    options: ClassVar[dict[str, Any]] = {}  # valid options
+    identity_changes: ClassVar[dict[str, Any]] = {}  # identity option -> another valid value
+    runtime_changes: ClassVar[dict[str, Any]] = {}  # runtime option -> another valid value
+
+    def plugin_class(self) -> type:
+        assert self.plugin is not None, "set `plugin` to your plugin class"
+        return self.plugin
+
+    def _identity(self, **changes: Any) -> dict[str, Any]:
+        cls = self.plugin_class()
+        return cls.identity_for(cls.options_model.model_validate({**self.options, **changes}))
+
+    def test_options_model_rejects_unknown_keys(self):
+        _rejects_unknown_options(self.plugin_class().options_model)
+
+    def test_every_option_is_classified(self):
+        model = self.plugin_class().options_model
+        runtime = runtime_fields(model)
+        fields = set(model.model_fields)
+        assert set(self.runtime_changes) <= runtime, "runtime_changes names options not marked runtime"
+        assert set(self.identity_changes) <= fields - runtime, "identity_changes names runtime or unknown options"
+        missing = fields - set(self.runtime_changes) - set(self.identity_changes)
+        assert not missing, f"give identity_changes or runtime_changes for: {', '.join(sorted(missing))}"
+
+    def test_identity_is_json_and_stable(self):
+        first, again = self._identity(), self._identity()
+        assert first == again and json.loads(json.dumps(first)) == first
+
+    def test_runtime_options_keep_the_run_resumable_and_the_cache_warm(self):
+        base = self._identity()
+        for name, value in self.runtime_changes.items():
+            changed = self._identity(**{name: value})
+            assert changed == base and identity_key(changed) == identity_key(base), name
+
+    def test_other_options_refuse_a_resume_by_name(self):
+        from factory.runfolder import diff_fingerprints
+
+        base = self._identity()
+        for name, value in self.identity_changes.items():
+            changes = diff_fingerprints({"plugin": base}, {"plugin": self._identity(**{name: value})})
+            assert changes, f"changing {name} does not change the identity"
+            assert any(name in line for line in changes), (name, changes)
+
+
+class LanguageConformance(IdentityContract):
     """What every language plugin must do."""
 
     code: ClassVar[str] = ""
@@ -42,6 +96,9 @@ class LanguageConformance:
     mixed: ClassVar[str | None] = None  # text mixing the language with Latin words and digits
     blacklisted: ClassVar[str | None] = None  # an instruction the blacklist must catch
     options: ClassVar[dict[str, Any]] = {}
+
+    def plugin_class(self) -> type:
+        return self.plugin or get_registry().get("language", self.code).obj
 
     @pytest.fixture
     def language(self) -> Language:
@@ -101,7 +158,7 @@ class LanguageConformance:
         reply = (f" {self.sample}\n3. {wording.input_label}:\n{wording.noinput}\n3. {wording.output_label}:\n{self.sample}\n###\n"
                  f"4. {wording.instruction_label}: {self.sample}\n4. {wording.input_label}:\n{self.mixed or self.sample}\n"
                  f"4. {wording.output_label}:\n{self.sample}\n###\n")
-        parsed, rejected = method.parse(Completion(reply, "stop"), wording, 3, "c")
+        parsed, rejected = method.parse_text(Completion(reply, "stop"), wording, 3, "c")
         assert rejected == []
         assert [(r.instruction, r.input) for r in parsed] == [(self.sample, ""), (self.sample, self.mixed or self.sample)]
 
@@ -122,36 +179,36 @@ class LanguageConformance:
         assert sum(1 for s in seeds if language.is_in_language(s.instruction)) >= 0.9 * len(seeds)
 
 
-class TeacherConformance:
-    """What every teacher plugin must do. Provide ``make_teacher`` (a fixture returning a teacher)."""
+class TeacherConformance(IdentityContract):
+    """What every teacher plugin must do. Provide ``plugin``, ``options`` (the identity contract's) and
+    ``make_teacher`` (a fixture returning a function that builds a ready teacher)."""
 
-    secret: ClassVar[str | None] = None  # a secret the teacher was given; it must not show in identity
+    secret: ClassVar[str | None] = None  # a secret the teacher was given; it must show nowhere
 
     @pytest.fixture
     def make_teacher(self):  # pragma: no cover - the plugin's test overrides it
         raise NotImplementedError("override make_teacher in your test class")
 
-    @pytest.fixture
-    def loopback_openai(self):
-        """A running OpenAI-compatible server on 127.0.0.1 for ``make_teacher`` to point at.
-
-        It is :class:`factory_openai.loopback.LoopbackOpenAI`: script replies and
-        faults (429, 5xx, timeouts, broken bodies) with ``script``/``inject``.
-        """
-        from factory_openai.loopback import LoopbackOpenAI
-
-        with LoopbackOpenAI(latency_s=0.05) as server:
-            yield server
-
     def _run(self, coro):
         return asyncio.run(coro)
 
-    def test_identity_names_the_model_without_secrets(self, make_teacher):
+    def test_identity_and_description_name_the_model_without_secrets(self, make_teacher):
         teacher = make_teacher()
-        assert isinstance(teacher.identity, str) and teacher.identity
-        if self.secret:
-            assert self.secret not in teacher.identity
-        self._run(teacher.aclose())
+        try:
+            identity = json.dumps(teacher.identity)
+            description = type(teacher).describe_for(teacher.options)
+            assert description.model and description.endpoint_kind
+            if self.secret:
+                assert self.secret not in identity and self.secret not in description.model_dump_json()
+        finally:
+            self._run(teacher.aclose())
+
+    def test_price_and_requirements_come_from_options_alone(self):
+        cls = self.plugin_class()
+        options = cls.options_model.model_validate(self.options)
+        price = cls.price_for(options)
+        assert price.input_per_1m >= 0 and price.output_per_1m >= 0
+        assert all(r.module or r.env for r in cls.requirements_for(options))
 
     def test_complete_returns_text_finish_reason_and_usage(self, make_teacher):
         async def go():
@@ -182,8 +239,8 @@ class TeacherConformance:
         assert isinstance(self._run(go()), Completion)
 
 
-class TranslatorConformance:
-    """What every translator plugin must do. Provide ``make_translator`` (a fixture)."""
+class TranslatorConformance(IdentityContract):
+    """What every translator plugin must do. Provide ``plugin``, ``options`` and ``make_translator`` (a fixture)."""
 
     source: ClassVar[str] = "en"
     target: ClassVar[str] = "ko"
@@ -191,18 +248,6 @@ class TranslatorConformance:
     @pytest.fixture
     def make_translator(self):  # pragma: no cover - the plugin's test overrides it
         raise NotImplementedError("override make_translator in your test class")
-
-    @pytest.fixture
-    def loopback_deepl(self):
-        """A running DeepL-compatible server on 127.0.0.1 (auth key ``loopback-key``) for ``make_translator``.
-
-        It is :class:`factory_deepl.loopback.LoopbackDeepL`: it translates deterministically,
-        bills characters and can play 429, 456 (quota) and 5xx faults.
-        """
-        from factory_deepl.loopback import LoopbackDeepL
-
-        with LoopbackDeepL(latency_s=0.05) as server:
-            yield server
 
     def test_translates_every_text_and_reports_billing(self, make_translator):
         async def go():
@@ -216,9 +261,12 @@ class TranslatorConformance:
         assert len(result.texts) == 2 and all(isinstance(t, str) and t for t in result.texts)
         assert result.billed_characters >= 0
 
-    def test_identity_is_stable(self, make_translator):
+    def test_identity_and_description_are_stable(self, make_translator):
         a, b = make_translator(), make_translator()
-        assert a.identity == b.identity and a.identity
+        assert a.identity == b.identity and a.identity_key == b.identity_key
+        description = type(a).describe_for(a.options)
+        assert description.engine
+        assert type(a).price_for(a.options).per_1m_characters >= 0
         asyncio.run(a.aclose())
         asyncio.run(b.aclose())
 
@@ -249,20 +297,15 @@ def _rejects_unknown_options(model: Any) -> None:
         model.model_validate({"no_such_option_xyz": 1})
 
 
-class MethodConformance:
-    """What every generation method must do. Provide ``make_method`` (a fixture) and ``reply``.
+class MethodConformance(IdentityContract):
+    """What every generation method must do. Provide ``plugin``, ``options`` and ``reply``.
 
-    ``reply`` is a teacher reply the method must parse into at least one record, with the
-    language ``language_code``'s wording; ``first_number`` is the number of its first task.
+    ``reply`` is a teacher reply the method must turn into at least one record, in the language
+    ``language_code``; the suite serves it from an in-process teacher, so ``run_batch`` runs for real.
     """
 
     language_code: ClassVar[str] = "en"
     reply: ClassVar[str] = ""
-    first_number: ClassVar[int] = 4
-
-    @pytest.fixture
-    def make_method(self):  # pragma: no cover - the plugin's test overrides it
-        raise NotImplementedError("override make_method in your test class")
 
     @pytest.fixture
     def language(self) -> Language:
@@ -270,39 +313,60 @@ class MethodConformance:
 
     @pytest.fixture
     def seeds(self) -> list[Record]:
-        return [Record.from_alpaca(f"Seed task number {i}: name {i + 2} colours.", "", f"Answer {i}.", id=f"s{i}") for i in range(8)]
+        return [Record.from_alpaca(f"Seed task number {i}: name {i + 2} colours.", "", f"Answer {i}.", id=f"s{i}")
+                for i in range(8)]
 
-    def test_options_are_validated_and_expose_what_the_engine_reads(self, make_method):
-        method = make_method()
-        _rejects_unknown_options(type(method).options_model)
-        # the generate stage reads these two options of every method
-        assert method.options.num_prompt_instructions >= 1
-        assert method.options.max_stalled_batches >= 1
+    def make(self):
+        cls = self.plugin_class()
+        return cls(cls.options_model.model_validate(self.options))
 
-    def test_requests_are_deterministic_for_a_seed_and_batch(self, make_method, language, seeds):
-        first = make_method().requests_for_batch(3, 4, seeds, language, 42)
-        again = make_method().requests_for_batch(3, 4, seeds, language, 42)
-        assert len(first) == 4 and first == again
-        assert all(isinstance(r, TeacherRequest) and (r.prompt or r.messages) for r in first)
-        assert make_method().requests_for_batch(4, 4, seeds, language, 42) != first
+    def context(self, language, seeds, reply: str | None = None):
+        from factory.costs import Usage
+        from factory.methods import MethodContext
+        from factory.teaching import TeacherClient, TeacherSettings
+        from factory.testing.fake_teacher import FakeTeacher
 
-    def test_parses_a_reply_into_records(self, make_method, language):
-        assert self.reply, "set `reply` to a teacher reply your method parses"
-        records, rejected = make_method().parse(Completion(self.reply, "stop"), language.prompt, self.first_number, "t")
-        assert records and all(isinstance(r, Record) and r.instruction and r.id for r in records)
-        assert len({r.id for r in records}) == len(records)
-        assert all(len(item) == 3 for item in rejected)
+        text = self.reply if reply is None else reply
+        teacher = FakeTeacher(responder="echo")
+        teacher._respond = lambda body: text
+        client = TeacherClient(teacher, TeacherSettings(concurrency=4), cache=None, usage=Usage(), budget=None)
+        inputs = [Record.from_alpaca(f"Answer question {i}: what is {i} plus {i}?", id=f"q{i}") for i in range(4)]
+        return MethodContext(language=language, seeds=seeds, inputs=inputs, recipe_seed=42, batch_size=3,
+                             teacher=client, client_for=lambda spec: client)
 
-    def test_empty_and_truncated_replies_give_no_broken_records(self, make_method, language):
-        method = make_method()
-        records, _ = method.parse(Completion("", "stop"), language.prompt, self.first_number, "t")
-        assert records == []
-        full, _ = method.parse(Completion(self.reply, "stop"), language.prompt, self.first_number, "t")
-        whole = {(r.instruction, r.input, r.output) for r in full}
-        for cut in (len(self.reply) // 3, 2 * len(self.reply) // 3, len(self.reply) - 2):
-            # a reply cut by max_tokens: whatever is kept must be a complete task, never a cut-off one
-            cut_records, _ = method.parse(Completion(self.reply[:cut], "length"), language.prompt, self.first_number, "t")
-            assert {(r.instruction, r.input, r.output) for r in cut_records} <= whole
+    def test_run_batch_turns_replies_into_records_with_unique_ids(self, language, seeds):
+        assert self.reply, "set `reply` to a teacher reply your method turns into records"
+        from factory.methods import BatchResult
+
+        method = self.make()
+        ctx = self.context(language, seeds)
+        method.prepare(ctx)
+        result = asyncio.run(method.run_batch(ctx, 0))
+        assert isinstance(result, BatchResult) and result.records
+        assert all(isinstance(r, Record) and r.messages and r.id for r in result.records)
+        assert len({r.id for r in result.records}) == len(result.records)
+        assert all(len(item) == 3 and isinstance(item[1], str) for item in result.rejected)
+
+    def test_a_batch_is_the_same_on_every_run(self, language, seeds):
+        first = asyncio.run(self.make().run_batch(self.context(language, seeds), 2))
+        again = asyncio.run(self.make().run_batch(self.context(language, seeds), 2))
+        assert [r.to_dict() for r in first.records] == [r.to_dict() for r in again.records]
+
+    def test_empty_replies_give_no_broken_records(self, language, seeds):
+        result = asyncio.run(self.make().run_batch(self.context(language, seeds, reply=""), 0))
+        assert all(r.instruction.strip() for r in result.records)
+
+    def test_stall_rule_fingerprint_and_estimate(self, language, seeds):
+        from factory.methods import MethodEstimate
+
+        method = self.make()
+        ctx = self.context(language, seeds)
+        stall = method.max_stalled_batches()
+        assert stall is None or stall >= 1
+        assert method.prompt_fingerprint(ctx) == self.make().prompt_fingerprint(ctx)
+        estimate = method.estimate(ctx, 100, 0.5)
+        assert isinstance(estimate, MethodEstimate) and estimate.requests >= 0
+        assert estimate.completion_tokens_max >= estimate.completion_tokens >= 0
 
 
 class TrainerConformance:
@@ -326,7 +390,7 @@ class TrainerConformance:
         rows = [{"instruction": f"Add {i} and {i}.", "input": "", "output": str(2 * i)} for i in range(8)]
         rows.append({"instruction": "Reverse the word.", "input": "factory", "output": "yrotcaf"})
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        options = type(make_trainer()).options_model.model_validate(self.options).model_dump()
+        options = type(make_trainer()).options_model.model_validate(self.options)
         language = get_registry(refresh=True).get("language", self.language_code).obj()
         return TrainJob(data_files=[data], output_dir=tmp_path / "out", options=options, language=language)
 

@@ -21,14 +21,17 @@ import asyncio
 import os
 import threading
 from typing import Any, ClassVar, Literal, Sequence
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import Field
 
 from factory import __version__ as factory_version
+from factory.contracts import Options, Requirement, env_option, path_option, runtime
 from factory.costs import CharacterPrice
 from factory.errors import StopRun, UserError
-from factory.translators import RetryableTranslationError, TranslationQuotaExceeded, TranslationResult
+from factory.translators import (RetryableTranslationError, TranslationQuotaExceeded, TranslationResult, Translator,
+                                 TranslatorDescription)
 
 from factory_deepl.glossary import ensure_glossary, entries_digest, glossary_name, load_glossary_file
 
@@ -42,10 +45,10 @@ DEEPL_USD_PER_1M_CHARACTERS = 25.00
 _TARGET_VARIANTS = {"EN": "EN-US", "PT": "PT-BR"}
 
 
-class DeepLOptions(pydantic.BaseModel, extra="forbid"):
+class DeepLOptions(Options):
     """The recipe's ``translate`` options for the ``deepl`` translator (languages are core keys)."""
 
-    auth_key_env: str = Field(
+    auth_key_env: str = env_option(
         "DEEPL_AUTH_KEY", min_length=1, description="Environment variable holding the DeepL API key (never the key itself)."
     )
     server_url: str | None = Field(
@@ -57,17 +60,25 @@ class DeepLOptions(pydantic.BaseModel, extra="forbid"):
         description="Formality of the translation. Only some target languages support more/less; "
         "prefer_more/prefer_less fall back silently where unsupported (Korean is one).",
     )
-    glossary: str | None = Field(
+    glossary: str | None = path_option(
         None,
         description="TSV or CSV file of 'source,target' term pairs; created on the DeepL server once (named after "
         "its entries) and reused by later runs.",
     )
-    max_texts_per_request: int = Field(DEEPL_MAX_TEXTS, ge=1, le=DEEPL_MAX_TEXTS, description="Texts per request (DeepL allows 50).")
-    max_request_bytes: int = Field(
+    max_texts_per_request: int = runtime(DEEPL_MAX_TEXTS, ge=1, le=DEEPL_MAX_TEXTS, description="Texts per request (DeepL allows 50).")
+    max_request_bytes: int = runtime(
         DEEPL_MAX_REQUEST_BYTES, ge=4096, le=DEEPL_MAX_REQUEST_BYTES, description="Request body size limit (DeepL allows 128 KiB)."
     )
-    concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once.")
-    timeout_s: float = Field(30.0, gt=0, description="Seconds one request may take before it is abandoned and retried.")
+    concurrency: int = runtime(4, ge=1, le=64, description="Requests in flight at once.")
+    timeout_s: float = runtime(30.0, gt=0, description="Seconds one request may take before it is abandoned and retried.")
+
+
+def server_of(options: DeepLOptions) -> str:
+    """The server translations come from: the configured one, or DeepL's own API (Free and Pro alike)."""
+    if options.server_url:
+        split = urlsplit(options.server_url)
+        return (split.hostname or options.server_url) + (f":{split.port}" if split.port else "")
+    return "api.deepl.com"
 
 
 def deepl_source_code(code: str) -> str:
@@ -102,27 +113,39 @@ def _HeaderWatchingAdapter(watch: Any) -> Any:  # noqa: N802 - builds a class la
     return Adapter()
 
 
-class DeepLTranslator:
-    """DeepL through the official client; built as ``DeepLTranslator(**options)``."""
+class DeepLTranslator(Translator):
+    """DeepL through the official client; built as ``DeepLTranslator(options)``."""
+
+    options_model: ClassVar[type[pydantic.BaseModel]] = DeepLOptions
+    protect_markup: ClassVar[tuple[str, str] | None] = (f"<{KEEP_TAG}>", f"</{KEEP_TAG}>")
 
     @classmethod
     def price_for(cls, options: DeepLOptions) -> CharacterPrice:
         """DeepL API Pro's list price per character (the Free plan's quota is not a price)."""
         return CharacterPrice(DEEPL_USD_PER_1M_CHARACTERS)
 
-    options_model: ClassVar[type[pydantic.BaseModel]] = DeepLOptions
-    protect_markup: ClassVar[tuple[str, str] | None] = (f"<{KEEP_TAG}>", f"</{KEEP_TAG}>")
+    @classmethod
+    def identity_for(cls, options: DeepLOptions) -> dict[str, Any]:
+        """Server, formality and the glossary's entries (not its path); the key and limits are runtime."""
+        glossary = entries_digest(load_glossary_file(options.glossary)) if options.glossary else None
+        server = (options.server_url or "https://api.deepl.com").rstrip("/")
+        return {"server_url": server, "formality": options.formality or "default", "glossary": glossary,
+                "tags": f"xml:{KEEP_TAG}"}
 
-    def __init__(self, **options: Any):
-        try:
-            self.options = DeepLOptions(**options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"translate.{'.'.join(str(p) for p in e['loc'])}: "
-                + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
-                for e in exc.errors()
-            )
-            raise UserError(f"translator deepl: {problems}") from None
+    @classmethod
+    def describe_for(cls, options: DeepLOptions) -> TranslatorDescription:
+        settings = {"formality": options.formality or "default"}
+        if options.glossary:
+            settings["glossary"] = glossary_name(options.glossary, load_glossary_file(options.glossary))
+        return TranslatorDescription(engine="deepl", server=server_of(options), settings=settings)
+
+    @classmethod
+    def requirements_for(cls, options: DeepLOptions) -> list[Requirement]:
+        return [Requirement(module="deepl", install="pip install koalpaca-factory-deepl", why="translator deepl"),
+                Requirement(env=options.auth_key_env, install=f"export {options.auth_key_env}=<your DeepL API key>",
+                            why="translator deepl")]
+
+    def setup(self) -> None:
         self.max_texts_per_request = self.options.max_texts_per_request
         self.max_request_bytes = self.options.max_request_bytes
         self.concurrency = self.options.concurrency
@@ -136,12 +159,6 @@ class DeepLTranslator:
         self._lock = threading.Lock()
         self._glossary_ids: dict[tuple[str, str], str] = {}
         self._semaphores: dict[int, asyncio.Semaphore] = {}
-
-    @property
-    def identity(self) -> str:
-        """Engine and output-changing options; not the key, not where the server is."""
-        glossary = entries_digest(self.glossary_entries) if self.glossary_entries else "-"
-        return f"deepl|formality={self.options.formality or 'default'}|glossary={glossary}|tags=xml:{KEEP_TAG}"
 
     # -- translate -------------------------------------------------------------------------
     async def translate(self, texts: Sequence[str], source: str, target: str) -> TranslationResult:

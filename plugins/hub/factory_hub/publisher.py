@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import pydantic
 from pydantic import Field
 
+from factory.contracts import Options, Requirement, runtime
+from factory.publishers import Publisher
 from factory import __version__
 from factory.errors import StopRun, UserError
 from factory.publishers import PublishResult
@@ -43,12 +45,12 @@ _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 T = TypeVar("T")
 
 
-class HubOptions(pydantic.BaseModel, extra="forbid"):
+class HubOptions(Options):
     """The recipe's ``publish`` options for the ``hub`` publisher (besides plugin/repo/private/revision)."""
 
     endpoint: str | None = Field(None, description="Hub URL; default: $HF_ENDPOINT, else https://huggingface.co.")
-    max_attempts: int = Field(4, ge=1, le=20, description="Attempts of each Hub call on 5xx, 429 or connection errors.")
-    backoff_initial_s: float = Field(2.0, ge=0, description="First wait between attempts (seconds), doubled each time.")
+    max_attempts: int = runtime(4, ge=1, le=20, description="Attempts of each Hub call on 5xx, 429 or connection errors.")
+    backoff_initial_s: float = runtime(2.0, ge=0, description="First wait between attempts (seconds), doubled each time.")
     commit_message: str | None = Field(None, description="Commit title; default names factory and its version.")
 
 
@@ -56,17 +58,14 @@ class RetryableHubError(Exception):
     """A Hub failure worth another attempt."""
 
 
-class HubPublisher:
-    """Publisher ``hub``; built as ``HubPublisher(**options)``."""
+class HubPublisher(Publisher):
+    """Publisher ``hub``; built as ``HubPublisher(options)``."""
 
     options_model: ClassVar[type[pydantic.BaseModel]] = HubOptions
 
-    def __init__(self, **options: Any):
-        try:
-            self.options = HubOptions(**options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(f"publish.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            raise UserError(f"publisher hub: {problems}") from None
+    @classmethod
+    def requirements_for(cls, options: HubOptions) -> list[Requirement]:
+        return [Requirement(module="huggingface_hub", install="pip install koalpaca-factory-hub", why="publisher hub")]
 
     # ------------------------------------------------------------ settings
 

@@ -203,7 +203,7 @@ def test_user_mistakes(hub, folder, tmp_path):
         publisher().publish(folder, "no-slash")
     with pytest.raises(UserError, match="no exported dataset folder"):
         publisher().publish(tmp_path / "missing", REPO)
-    with pytest.raises(UserError, match="publisher hub: publish.bogus"):
+    with pytest.raises(UserError, match="publisher.bogus: unknown key"):
         HubPublisher(bogus=1)
     with pytest.raises(UserError, match="403"):
         publisher().publish(folder, "someone-else/ko-sample")

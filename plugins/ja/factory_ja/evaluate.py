@@ -69,7 +69,7 @@ def evaluate(pairs: Sequence[Pair], threshold: float = 0.7, modes: Sequence[str]
 
 def main(argv: Sequence[str] | None = None) -> None:
     pairs, threshold = parse_command_line(argv, __doc__.splitlines()[0], PAIRS)
-    print_report(pairs, evaluate(pairs, threshold), threshold, Japanese().options, show_kind=True)
+    print_report(pairs, evaluate(pairs, threshold), threshold, Japanese().options.model_dump(), show_kind=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,11 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import ClassVar, Literal, Sequence
+
+from pydantic import Field
+
+from factory.contracts import Options
 
 from factory.languages import ALPACA_TEMPLATE, Language, PromptTemplate, PromptWording
 
@@ -51,6 +55,16 @@ ALPACA_JA_TEMPLATE = PromptTemplate(
 def _analyzed(text: str, mode: str) -> tuple[Morpheme, ...]:
     """One analysis per text and mode: the filter stage asks for length, blacklist and tokens in turn."""
     return tuple(analyze(text, mode))
+
+
+class JapaneseOptions(Options):
+    """Options of the similarity tokenizer (defaults measured in docs/japanese.md)."""
+
+    split_mode: Literal["A", "B", "C"] = Field("A", description="Sudachi's unit size, A (shortest) to C (longest).")
+    drop_particles: bool = Field(True, description="Drop particles (助詞: を, は, の, って...).")
+    drop_auxiliaries: bool = Field(True, description="Drop auxiliaries (です, ます, ください, なさい, the light verb of 要約する...).")
+    drop_symbols: bool = Field(True, description="Drop punctuation and symbols (Latin words and digits are nouns and stay).")
+    normalize: bool = Field(True, description="Compare Sudachi's normalized forms (下さい = ください, 子供 = 子ども).")
 
 
 class Japanese(Language):
@@ -105,25 +119,11 @@ class Japanese(Language):
     default_template: ClassVar[str] = "alpaca-ja"
     default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
 
-    def __init__(self, split_mode: str = "A", drop_particles: bool = True, drop_auxiliaries: bool = True,
-                 drop_symbols: bool = True, normalize: bool = True) -> None:
-        """Options of the similarity tokenizer (defaults measured in docs/japanese.md).
+    options_model: ClassVar[type[Options]] = JapaneseOptions
 
-        split_mode: Sudachi's unit size, A (shortest) to C (longest).
-        drop_particles: drop particles (助詞: を, は, の, って...).
-        drop_auxiliaries: drop auxiliaries (です, ます, ください, なさい, the light verb of 要約する...).
-        drop_symbols: drop punctuation and symbols (Latin words and digits are nouns and stay).
-        normalize: compare Sudachi's normalized forms (下さい = ください, 子供 = 子ども).
-        """
-        if split_mode not in SPLIT_MODES:
-            from factory.errors import UserError
-
-            raise UserError(f"ja: split_mode must be one of {', '.join(SPLIT_MODES)}, got {split_mode!r}")
-        super().__init__(options={"split_mode": split_mode, "drop_particles": drop_particles,
-                                  "drop_auxiliaries": drop_auxiliaries, "drop_symbols": drop_symbols,
-                                  "normalize": normalize})
-        self._mode = split_mode
-        self._token_options = {k: v for k, v in self.options.items() if k != "split_mode"}
+    def setup(self) -> None:
+        self._mode = self.options.split_mode
+        self._token_options = self.options.model_dump(exclude={"split_mode"})
 
     # -- similarity -------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:

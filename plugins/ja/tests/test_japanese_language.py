@@ -27,6 +27,8 @@ class TestJapaneseConformance(LanguageConformance):
     other = "Please summarize the following paragraph in two sentences."
     mixed = "Pythonで1から10までの合計を求めるfor文を説明してください。"
     blacklisted = "次の写真に写っている動物を答えてください。"
+    identity_changes = {"split_mode": "C", "drop_particles": False, "drop_auxiliaries": False, "drop_symbols": False,
+                        "normalize": False}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_each_option_changes_exactly_its_morphemes():
     assert Japanese(normalize=False, drop_auxiliaries=False).tokenize(text) == ["次", "文章", "要約", "し", "ください"]
     assert Japanese(split_mode="C").tokenize("東京都知事選挙の結果") == ["東京都知事選挙", "結果"]
     assert Japanese().tokenize("東京都知事選挙の結果") == ["東京", "都", "知事", "選挙", "結果"]
-    assert Japanese().options == {"split_mode": "A", "drop_particles": True, "drop_auxiliaries": True,
+    assert Japanese().options.model_dump() == {"split_mode": "A", "drop_particles": True, "drop_auxiliaries": True,
                                   "drop_symbols": True, "normalize": True}
 
 
@@ -109,7 +111,7 @@ def test_labelled_pairs_are_many_balanced_and_varied(pairs):
 
 
 def test_default_options_separate_paraphrases_at_measured_precision_and_recall(rows):
-    default = next(row for row in rows if row.options == Japanese().options)
+    default = next(row for row in rows if row.options == Japanese().options.model_dump())
     # measured: all 109 paraphrases caught; 4 of 109 distinct tasks flagged, 3 of them one-word
     # opposites (長所/短所, 同義語/対義語, 合計/平均) that no token overlap can tell apart (docs/japanese.md)
     assert default.confusion.tp == 109 and default.confusion.fn == 0
@@ -118,13 +120,13 @@ def test_default_options_separate_paraphrases_at_measured_precision_and_recall(r
 
 
 def test_defaults_are_the_best_measured_option_combination(rows):
-    assert best_row(rows).options == Japanese().options
+    assert best_row(rows).options == Japanese().options.model_dump()
     assert len([row for row in rows if row.options is not None]) == 48
 
 
 def test_baselines_miss_or_blur_japanese_paraphrases(rows):
     by_name = {row.name: row for row in rows}
-    default = next(row for row in rows if row.options == Japanese().options)
+    default = next(row for row in rows if row.options == Japanese().options.model_dump())
     # rouge_score keeps only [a-z0-9]: Japanese pairs score 0, so almost nothing is caught
     assert by_name["rouge_score default"].confusion.recall <= 0.05
     assert by_name["whitespace words"].confusion.recall <= 0.05
@@ -135,7 +137,7 @@ def test_baselines_miss_or_blur_japanese_paraphrases(rows):
 
 def test_defaults_hold_on_pairs_written_after_they_were_chosen():
     heldout = load_pairs(DATA / "ja_pairs_heldout.jsonl")
-    row = next(r for r in evaluate(heldout, modes=("A",)) if r.options == Japanese().options)
+    row = next(r for r in evaluate(heldout, modes=("A",)) if r.options == Japanese().options.model_dump())
     # measured: 20 of 20 paraphrases, 2 of 20 distinct tasks (both one-word opposites)
     assert row.confusion.tp == 20 and row.confusion.fp <= 2
 
@@ -318,7 +320,7 @@ def test_japanese_wording_round_trips_through_the_self_instruct_parser(ja):
              "3. 指示: 次の語の対義語を答えてください。\n3. 入力:\n大きい\n3. 出力:\n小さい",
         finish_reason="stop",
     )
-    records, rejected = method.parse(completion, wording, first_number=2, id_prefix="t")
+    records, rejected = method.parse_text(completion, wording, first_number=2, id_prefix="t")
     assert rejected == []
     assert [(r.instruction, r.input, r.output) for r in records] == [
         ("秋を題材にした短い詩を書いてください。", "", "木の葉が舞う。"),

@@ -59,7 +59,7 @@ def evaluate(pairs: Sequence[Pair], threshold: float = 0.7) -> list[Row]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     pairs, threshold = parse_command_line(argv, __doc__.splitlines()[0], PAIRS)
-    print_report(pairs, evaluate(pairs, threshold), threshold, Korean().options, show_kind=False)
+    print_report(pairs, evaluate(pairs, threshold), threshold, Korean().options.model_dump(), show_kind=False)
 
 
 if __name__ == "__main__":

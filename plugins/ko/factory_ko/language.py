@@ -14,6 +14,9 @@ import re
 from pathlib import Path
 from typing import ClassVar, Sequence
 
+from pydantic import Field
+
+from factory.contracts import Options
 from factory.languages import Language, PromptWording
 
 from factory_ko.kiwi import analyze
@@ -27,6 +30,14 @@ _KEPT_SYMBOL_TAGS = ("SL", "SN", "SH")
 #: A whitespace-separated word holding a letter or digit ([^\W_]: exactly what str.isalnum() accepts),
 #: matched only from a word's start ((?<!\S)), so a long run of symbols is one pass, not quadratic.
 _WORD = re.compile(r"(?<!\S)\S*?[^\W_]\S*")
+
+
+class KoreanOptions(Options):
+    """Options of the similarity tokenizer (defaults measured in docs/korean.md)."""
+
+    drop_particles: bool = Field(False, description="Drop particles (J*: 을, 는, 에게...).")
+    drop_endings: bool = Field(True, description="Drop verb endings and pre-endings (E*: -세요, -시-, -ㄴ) and attached codas (Z*).")
+    drop_symbols: bool = Field(True, description="Drop punctuation and other symbols (S*), keeping Latin (SL), numbers (SN) and Hanja (SH).")
 
 
 class Korean(Language):
@@ -72,23 +83,16 @@ class Korean(Language):
     default_template: ClassVar[str] = "koalpaca"
     default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
 
-    def __init__(self, drop_particles: bool = False, drop_endings: bool = True, drop_symbols: bool = True) -> None:
-        """Options of the similarity tokenizer (defaults measured in docs/korean.md).
+    options_model: ClassVar[type[Options]] = KoreanOptions
 
-        drop_particles: drop particles (J*: 을, 는, 에게...).
-        drop_endings: drop verb endings and pre-endings (E*: -세요, -시-, -ㄴ) and attached codas (Z*).
-        drop_symbols: drop punctuation and other symbols (S*), keeping Latin (SL),
-            numbers (SN) and Hanja (SH), which carry content in mixed text.
-        """
-        super().__init__(
-            options={"drop_particles": drop_particles, "drop_endings": drop_endings, "drop_symbols": drop_symbols}
-        )
+    def setup(self) -> None:
+        o = self.options
         dropped: list[str] = []
-        if drop_particles:
+        if o.drop_particles:
             dropped.append("J")
-        if drop_endings:
+        if o.drop_endings:
             dropped += ["E", "Z"]
-        if drop_symbols:
+        if o.drop_symbols:
             dropped.append("S")
         self._dropped_tags = tuple(dropped)
 

@@ -49,10 +49,10 @@ def test_each_option_changes_exactly_its_tags():
     assert Korean(drop_particles=True).tokenize(text) == ["다음", "문장", "요약", "하"]
     assert Korean(drop_endings=False).tokenize(text) == ["다음", "문장", "을", "요약", "하", "세요"]
     assert Korean(drop_symbols=False).tokenize(text) == ["다음", "문장", "을", "요약", "하", "."]
-    assert Korean(drop_particles=True, drop_endings=False, drop_symbols=False).options == {
+    assert Korean(drop_particles=True, drop_endings=False, drop_symbols=False).options.model_dump() == {
         "drop_particles": True, "drop_endings": False, "drop_symbols": False,
     }
-    assert Korean().options == {"drop_particles": False, "drop_endings": True, "drop_symbols": True}
+    assert Korean().options.model_dump() == {"drop_particles": False, "drop_endings": True, "drop_symbols": True}
 
 
 def test_latin_and_digits_are_kept_lowercased_in_mixed_text(ko):
@@ -89,7 +89,7 @@ def test_labelled_pairs_are_many_and_balanced(pairs):
 
 
 def test_default_options_separate_paraphrases_at_measured_precision_and_recall(rows):
-    default = next(row for row in rows if row.options == Korean().options)
+    default = next(row for row in rows if row.options == Korean().options.model_dump())
     # measured: 111 of 112 paraphrases caught, 1 of 110 distinct tasks flagged (docs/korean.md)
     assert default.confusion.recall >= 0.99
     assert default.confusion.precision >= 0.99
@@ -97,13 +97,13 @@ def test_default_options_separate_paraphrases_at_measured_precision_and_recall(r
 
 
 def test_defaults_are_the_best_measured_option_combination(rows):
-    assert best_row(rows).options == Korean().options
+    assert best_row(rows).options == Korean().options.model_dump()
     assert len([row for row in rows if row.options is not None]) == 8
 
 
 def test_baselines_miss_korean_paraphrases(rows):
     by_name = {row.name: row for row in rows}
-    default = next(row for row in rows if row.options == Korean().options)
+    default = next(row for row in rows if row.options == Korean().options.model_dump())
     # rouge_score keeps only [a-z0-9]: Hangul pairs score 0, so almost nothing is caught
     assert by_name["rouge_score default"].confusion.recall <= 0.05
     eojeols = by_name["whitespace eojeols"].confusion
@@ -226,7 +226,7 @@ def test_korean_wording_round_trips_through_the_self_instruct_parser(ko):
              "3. 지시문: 다음 단어의 반의어를 쓰세요.\n3. 입력:\n크다\n3. 출력:\n작다",
         finish_reason="stop",
     )
-    records, rejected = method.parse(completion, wording, first_number=2, id_prefix="t")
+    records, rejected = method.parse_text(completion, wording, first_number=2, id_prefix="t")
     assert rejected == []
     assert [(r.instruction, r.input, r.output) for r in records] == [
         ("가을에 어울리는 시를 한 편 써 주세요.", "", "낙엽이 진다."),

@@ -20,14 +20,16 @@ import os
 import re
 import time
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
 from pydantic import Field
 
+from factory.contracts import Options, Requirement, env_option, identity_of
 from factory.costs import TokenPrice
 from factory.errors import UserError
-from factory.teachers import Completion, FatalTeacherError, RetryableTeacherError, TeacherRequest
+from factory.teachers import (Completion, FatalTeacherError, RetryableTeacherError, Teacher, TeacherDescription,
+                              TeacherRequest)
 from factory.teaching import estimate_prompt_tokens, estimate_text_tokens
 
 from factory_openai.prices import list_price
@@ -43,14 +45,14 @@ _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{3,}")
 _RETRYABLE_STATUS = {408, 409, 425, 429}
 
 
-class OpenAITeacherOptions(pydantic.BaseModel, extra="forbid"):
+class OpenAITeacherOptions(Options):
     """The recipe's ``teacher`` options for the ``openai`` teacher."""
 
     model: str = Field(min_length=1, description="Model name on the server, e.g. gpt-4o-mini or the model vLLM serves.")
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint such as http://127.0.0.1:8000/v1; unset means OpenAI's own API."
     )
-    api_key_env: str = Field(
+    api_key_env: str = env_option(
         "OPENAI_API_KEY",
         min_length=1,
         description="Environment variable holding the API key (never the key itself). May be unset for a local server.",
@@ -61,9 +63,21 @@ class OpenAITeacherOptions(pydantic.BaseModel, extra="forbid"):
     extra_body: dict[str, Any] = Field(
         default_factory=dict, description="Extra JSON fields sent with every request (server-specific sampling options)."
     )
-    organization_env: str | None = Field(
+    organization_env: str | None = env_option(
         None, description="Environment variable holding the OpenAI organization id to bill, if any."
     )
+
+
+def endpoint_url(base_url: str | None) -> str:
+    """The endpoint's base URL (OpenAI's own when unset) without credentials or a trailing slash."""
+    split = urlsplit((base_url or OPENAI_BASE_URL).rstrip("/"))
+    host = (split.hostname or "") + (f":{split.port}" if split.port else "")
+    return urlunsplit((split.scheme, host, split.path, "", ""))
+
+
+def endpoint_host(base_url: str | None) -> str:
+    split = urlsplit(endpoint_url(base_url))
+    return (split.hostname or "") + (f":{split.port}" if split.port else "")
 
 
 def is_local_url(base_url: str | None) -> bool:
@@ -104,19 +118,12 @@ def parse_retry_after(headers: Any) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class OpenAITeacher:
-    """A teacher on an OpenAI-compatible endpoint; built as ``OpenAITeacher(**options)``."""
+class OpenAITeacher(Teacher):
+    """A teacher on an OpenAI-compatible endpoint; built as ``OpenAITeacher(options)``."""
 
     options_model: ClassVar[type[pydantic.BaseModel]] = OpenAITeacherOptions
 
-    def __init__(self, **options: Any):
-        try:
-            self.options = OpenAITeacherOptions(**options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"teacher.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
-            raise UserError(f"teacher openai: {problems}") from None
+    def setup(self) -> None:
         self.base_url = (self.options.base_url or OPENAI_BASE_URL).rstrip("/")
         split = urlsplit(self.base_url)
         if split.scheme not in ("http", "https") or not split.hostname:
@@ -131,10 +138,22 @@ class OpenAITeacher:
         """OpenAI's list price of the model (on any endpoint that serves it); models OpenAI does not list are free."""
         return list_price(options.model)
 
-    @property
-    def identity(self) -> str:
-        """Endpoint kind, model and host: part of every cache key, never a secret."""
-        return f"openai:{self.options.api}:{self.options.model}@{self.host}"
+    @classmethod
+    def identity_for(cls, options: OpenAITeacherOptions) -> dict[str, Any]:
+        """Model, endpoint kind, server and extra body: everything that changes an answer (never a secret)."""
+        return {**identity_of(options), "base_url": endpoint_url(options.base_url)}
+
+    @classmethod
+    def describe_for(cls, options: OpenAITeacherOptions) -> TeacherDescription:
+        return TeacherDescription(model=options.model, endpoint_kind=options.api, endpoint=endpoint_host(options.base_url))
+
+    @classmethod
+    def requirements_for(cls, options: OpenAITeacherOptions) -> list[Requirement]:
+        needs = [Requirement(module="openai", install="pip install koalpaca-factory-openai", why="teacher openai")]
+        if not is_local_url(options.base_url):
+            needs.append(Requirement(env=options.api_key_env, why=f"teacher openai ({endpoint_host(options.base_url)})",
+                                     install=f"export {options.api_key_env}=<your API key>"))
+        return needs
 
     def api_key(self) -> str:
         """The key from ``api_key_env``; a placeholder for a local server; a UserError naming the variable otherwise."""

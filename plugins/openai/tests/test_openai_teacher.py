@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 import email.utils
 import os
@@ -97,10 +99,11 @@ def test_completions_api_joins_chat_messages_and_keeps_scripted_finish_reason(se
 
 
 def test_identity_has_model_api_and_host_but_no_secret():
-    assert OpenAITeacher(model="gpt-4o").identity == "openai:chat:gpt-4o@api.openai.com"
+    assert OpenAITeacher(model="gpt-4o").identity == {"model": "gpt-4o", "base_url": "https://api.openai.com/v1",
+                                                      "api": "chat", "extra_body": {}}
     teacher = OpenAITeacher(model="llama", api="completions", base_url="http://user:hunter2@10.0.0.5:8000/v1")
-    assert teacher.identity == "openai:completions:llama@10.0.0.5:8000"
-    assert "hunter2" not in teacher.identity
+    assert teacher.identity["base_url"] == "http://10.0.0.5:8000/v1"
+    assert "hunter2" not in json.dumps(teacher.identity) and "hunter2" not in teacher.label
 
 
 def test_options_are_documented_and_validated():

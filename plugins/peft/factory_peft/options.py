@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from factory.contracts import Options
 from factory.errors import RecipeError
 
 #: Keys of the recipe's ``train:`` section that belong to the core, not to this plugin.
@@ -47,7 +48,7 @@ class LauncherOptions(BaseModel):
         return self
 
 
-class PeftOptions(BaseModel):
+class PeftOptions(Options):
     """Options of the ``peft`` trainer (the recipe's ``train:`` section minus plugin/data/output_dir)."""
 
     model_config = ConfigDict(extra="forbid")

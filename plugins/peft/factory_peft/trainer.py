@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from factory.trainers import TrainJob, TrainResult
+from factory.contracts import Requirement
+from factory.trainers import Trainer, TrainJob, TrainResult
 
 from factory_peft.launch import build_launch_command
 from factory_peft.options import PeftOptions, parse_options
 
 
-class PeftTrainer:
+class PeftTrainer(Trainer):
     """Finetunes a causal LM on Alpaca records: ``full``, ``lora`` or ``qlora`` (see :class:`PeftOptions`)."""
 
     options_model: ClassVar[type[PeftOptions]] = PeftOptions
+
+    @classmethod
+    def requirements_for(cls, options: PeftOptions) -> list[Requirement]:
+        install = "pip install 'koalpaca-factory-peft[full]'"
+        needs = [Requirement(module=m, install=install, why="trainer peft") for m in ("torch", "transformers", "peft", "accelerate")]
+        if options.method == "qlora":
+            needs.append(Requirement(module="bitsandbytes", install=install, why="train.method: qlora"))
+        return needs
 
     def train(self, job: TrainJob) -> TrainResult:
         from factory_peft.run import prepare_run

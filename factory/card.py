@@ -48,6 +48,7 @@ class CardContext:
     data_files: dict[str, list[str]]  # split -> paths relative to the card
     meta_fields: dict[str, str] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=lambda: ["id", "messages", "instruction", "input", "output"])
     dataset_info: dict[str, Any] | None = None
 
 
@@ -231,11 +232,24 @@ def _summary(ctx: CardContext) -> list[str]:
     return lines
 
 
+#: column -> (type, meaning) for the data fields table
+COLUMN_DOCS = {
+    "id": ("string", "stable record id"),
+    "messages": ("list of {role, content}", "the conversation (system, user and assistant turns): what chat "
+                 "trainers (TRL, axolotl, LLaMA-Factory) read"),
+    "instruction": ("string", "the task (the first user turn, without its input)"),
+    "input": ("string", "optional context for the task (empty when none)"),
+    "output": ("string", "the teacher's answer (the first assistant turn)"),
+    "chosen": ("string", "the preferred assistant reply to the conversation"),
+    "rejected": ("string", "the dispreferred assistant reply"),
+    "score": ("float64", "a judged score of the record"),
+    "label": ("bool", "whether the last assistant turn is desirable (unpaired preference data)"),
+}
+
+
 def _fields(ctx: CardContext) -> list[str]:
     lines = ["## Data fields", ""]
-    rows = [["id", "string", "stable record id"], ["instruction", "string", "the task"],
-            ["input", "string", "optional context for the task (empty when none)"],
-            ["output", "string", "the teacher's answer"]]
+    rows = [[name, *COLUMN_DOCS.get(name, ("string", ""))] for name in ctx.columns if name != "meta"]
     for key, kind in ctx.meta_fields.items():
         note = "JSON-encoded (the values had mixed types)" if kind == "json" else "provenance"
         rows.append([f"meta.{key}", "string" if kind == "json" else kind, note])
@@ -252,6 +266,7 @@ def _how_made(ctx: CardContext) -> list[str]:
         ["teacher plugin", _fmt(teacher.get("plugin"))],
         ["teacher model", _fmt(teacher.get("model"))],
         ["teacher endpoint kind", _fmt(teacher.get("endpoint_kind"))],
+        ["teacher endpoint", _fmt(teacher.get("endpoint"))],
         ["seed set", _fmt(seeds.get("path"))],
         ["seed set sha256", _fmt(seeds.get("sha256"))],
         ["seed tasks", _fmt_int(seeds.get("count"))],
@@ -260,9 +275,14 @@ def _how_made(ctx: CardContext) -> list[str]:
     source = _dict(prov.get("source"))
     if source:
         rows += [[f"source {k}", _fmt(v)] for k, v in source.items()]
+    for role, judge in _dict(prov.get("teachers")).items():
+        judge = _dict(judge)
+        rows.append([f"{role} model", _fmt(f"{judge.get('plugin')}: {judge.get('model')}")])
     if isinstance(translator, dict):
         rows.append(["translator", _fmt(translator.get("plugin"))])
-        rows += [[f"translator {k}", _fmt(v)] for k, v in translator.items() if k != "plugin"]
+        rows += [[f"translator {k}", _fmt(translator.get(k))] for k in ("engine", "server") if translator.get(k)]
+        rows += [[f"translator {k}", _fmt(v)] for k, v in _dict(translator.get("settings")).items()]
+        rows += [[f"translation {k}", _fmt(v)] for k, v in _dict(prov.get("translation")).items()]
     else:
         rows.append(["translator", "none"])
     rows += [

@@ -328,6 +328,7 @@ def export_run(
         data_files=data_files,
         meta_fields=dict(schema or {}),
         samples=rows_by_split["train"][:3],
+        columns=list(features),
         dataset_info=_dataset_info_yaml(dataset_dict, folder, data_files),
     )
     card_path = card.write_card(folder, context)

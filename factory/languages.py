@@ -120,6 +120,8 @@ class Language(Plugin):
         "koalpaca": KOALPACA_TEMPLATE,
     }
     default_template: ClassVar[str] = "alpaca"
+    #: PyPI packages shipping fonts for this script, for report figures: (import name, folder, font files).
+    report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = ()
     #: Path of the seed set shipped with the plugin (seed_tasks.jsonl), if any.
     default_seeds: ClassVar[Path | None] = None
 

@@ -32,6 +32,13 @@ class Trainer(Plugin):
 
     kind: ClassVar[str] = "trainer"
 
+    def __init__(self, options: Any = None, /, **values: Any) -> None:
+        if options is None and not values:  # the options travel in the TrainJob; a bare trainer is fine
+            self.options = None
+            self.setup()
+            return
+        super().__init__(options, **values)
+
     def train(self, job: TrainJob) -> TrainResult:
         raise NotImplementedError
 

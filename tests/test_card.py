@@ -10,8 +10,9 @@ import yaml
 from factory import __version__
 from factory.card import BEGIN, END, split_front_matter
 from factory.export import export_run
+from factory.records import Record
 from factory.secrets_scan import scan_paths
-from factory.testing.sample_run import SAMPLE_RECIPE, sample_records, sample_stats, write_sample_run
+from factory.testing.sample_run import SAMPLE_RECIPE, sample_manifest, sample_records, write_sample_run
 
 datasets = pytest.importorskip("datasets")
 
@@ -42,60 +43,71 @@ def test_korean_card_metadata(tmp_path):
         {"split": "test", "path": "test-00000-of-00001.parquet"}]}]
     splits = {s["name"]: s["num_examples"] for s in meta["dataset_info"]["splits"]}
     assert splits == summary.splits
-    assert sum(splits.values()) == sample_stats(len(sample_records()))["accepted"]
+    assert sum(splits.values()) == sample_manifest(run).accepted
 
 
 def test_korean_card_body_has_full_provenance(tmp_path):
     run = write_sample_run(tmp_path / "run")
     summary = export_run(run)
     _, body = read_card(summary.folder)
-    stats = sample_stats(len(sample_records()))
-    prov = stats["provenance"]
+    manifest = sample_manifest(run)
+    prov = manifest.provenance
 
     expected = [
-        prov["method"], prov["teacher"]["model"], prov["teacher"]["endpoint_kind"], prov["teacher"]["plugin"],
-        prov["seed_set"]["path"], prov["seed_set"]["sha256"], prov["prompt_sha256"],
-        "| similarity.threshold | 0.7 |", "| max_instruction_words | 150 |",
-        stats["started_at"], stats["finished_at"], f"factory {prov['factory_version']}",
-        "| translator | none |", "12,345", "6,789", "$0.0059", SAMPLE_RECIPE["description"],
+        prov.method, prov.teacher.model, prov.teacher.endpoint_kind, prov.teacher.plugin,
+        prov.seed_set["path"], prov.seed_set["sha256"], prov.prompt_sha256,
+        "| similarity.threshold | 0.7 |", "| max_instruction_words | 125 |",
+        manifest.started_at, manifest.finished_at, f"factory {prov.factory_version}",
+        "| translator | none |", f"{manifest.totals.prompt_tokens:,}", f"{manifest.totals.completion_tokens:,}",
+        f"${manifest.totals.cost_usd:,.4f}", SAMPLE_RECIPE["description"],
         "## Known limitations", "## License note", "terms of use",
+        "| messages | list of {role, content} |",
     ]
     for needle in expected:
         assert needle in body, needle
-    for reason, count in stats["rejections"].items():
+    assert manifest.rejections and manifest.totals.cost_usd > 0
+    for reason, count in manifest.rejections.items():
         assert f"| {reason} | {count} |" in body
     # a few sample records, verbatim
-    first = sample_records()[0]
-    assert json.dumps(first["instruction"], ensure_ascii=False) in body
+    first = Record.from_dict(sample_records(run)[0])
+    assert json.dumps(first.instruction, ensure_ascii=False) in body
     assert body.count("```json") == 3
     assert body.count(BEGIN) == 1 and body.count(END) == 1
 
 
 def test_translator_provenance_and_license_note(tmp_path):
-    stats = sample_stats(len(sample_records()))
-    stats["provenance"].update(method=None, translator={"plugin": "deepl", "source_lang": "en", "target_lang": "ko",
-                                                        "formality": "prefer_more"})
-    run = write_sample_run(tmp_path / "run", extra_stats={"provenance": stats["provenance"]},
-                           extra_recipe={"source": {"hub_dataset": "tatsu-lab/alpaca"}})
+    source = tmp_path / "alpaca.json"
+    source.write_text(json.dumps([{"instruction": f"Name {n} colours of the rainbow.", "input": "", "output": "Red."}
+                                  for n in ("two", "three", "four")]), encoding="utf-8")
+    run = write_sample_run(tmp_path / "run", recipe={
+        "method": None, "source": {"path": str(source), "hub_dataset": None},
+        "translate": {"plugin": "llm", "source_lang": "en",
+                      "teacher": {"plugin": "fake", "model": "ko-translator", "responder": "echo"}},
+        "filters": {"script_check": False, "similarity": {"enabled": False}}})
+    manifest = sample_manifest(run)
+    assert manifest.provenance.translator.plugin == "llm"
     summary = export_run(run)
     meta, body = read_card(summary.folder)
     assert "machine-translated" in meta["tags"]
-    assert meta["source_datasets"] == ["tatsu-lab/alpaca"]
-    assert "machine-translated with deepl" in body
-    assert "| translator formality | prefer_more |" in body
-    assert "Translations were made with deepl" in body
+    assert "machine-translated with llm" in body
+    assert "| translator engine | llm (fake:ko-translator) |" in body
+    assert "| translation target_lang | ko |" in body
+    assert "Translations were made with llm" in body
 
 
 def test_no_secret_in_any_exported_file(tmp_path, monkeypatch):
     monkeypatch.setenv("FACTORY_TEST_API_KEY", FAKE_ENV_SECRET)
-    stats = sample_stats(len(sample_records()))
+    run = write_sample_run(tmp_path / "run", recipe={"description": f"made with key {FAKE_ENV_SECRET}"})
+    # a manifest and recipe carrying secrets (a person edited them, or an older tool wrote them): export scrubs both
+    stats = json.loads((run / "stats.json").read_text(encoding="utf-8"))
     stats["provenance"]["teacher"]["api_key"] = FAKE_OPENAI_KEY
-    stats["provenance"]["teacher"]["base_url"] = f"https://user:{FAKE_ENV_SECRET}@example.invalid/v1"
-    run = write_sample_run(
-        tmp_path / "run", extra_stats={"provenance": stats["provenance"], "hf_token": "hf_" + "x1" * 20},
-        extra_recipe={"description": f"made with key {FAKE_ENV_SECRET}",
-                      "teacher": {"plugin": "openai", "model": "gpt-4o-mini", "api_key": FAKE_OPENAI_KEY,
-                                  "api_key_env": "OPENAI_API_KEY"}})
+    stats["provenance"]["teacher"]["endpoint"] = f"https://user:{FAKE_ENV_SECRET}@example.invalid/v1"
+    stats["hf_token"] = "hf_" + "x1" * 20
+    (run / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text(encoding="utf-8"))
+    recipe["teacher"] = {"plugin": "openai", "model": "gpt-4o-mini", "api_key": FAKE_OPENAI_KEY,
+                         "api_key_env": "OPENAI_API_KEY"}
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
     summary = export_run(run)
 
     for name in summary.files:
@@ -109,7 +121,7 @@ def test_no_secret_in_any_exported_file(tmp_path, monkeypatch):
     assert recipe["teacher"]["api_key_env"] == "OPENAI_API_KEY"  # the variable's name is not a secret
     exported_stats = json.loads((summary.folder / "stats.json").read_text(encoding="utf-8"))
     assert "api_key" not in exported_stats["provenance"]["teacher"]
-    assert exported_stats["totals"]["prompt_tokens"] == 12345  # token *counts* survive the scrub
+    assert exported_stats["totals"]["prompt_tokens"] == stats["totals"]["prompt_tokens"] > 0  # counts survive
 
 
 def test_merges_with_the_card_datasets_writes(tmp_path):

@@ -46,8 +46,23 @@ def test_load_dataset_gives_splits_columns_and_counts_of_stats(tmp_path):
     assert train_ids | test_ids == {r["id"] for r in accepted_lines(run)}
 
 
+def _with_mixed_meta(run):
+    """Give the journal's records meta values of every kind the exporter must type (as plugins may write)."""
+    lines = []
+    for i, record in enumerate(json.loads(line) for line in (run / "accepted.jsonl").read_text("utf-8").splitlines()):
+        meta = {"source": "seed" if i < 2 else "generated", "rouge_max": round(0.1 + i * 0.03, 3),
+                "batch": i // 4, "regenerated": i % 3 == 0}
+        if i % 2:
+            meta["most_similar"] = [f"seed_task_{i}", f"seed_task_{i + 1}"]  # a list: stored JSON-encoded
+        if i % 5 == 0:
+            meta["note"] = 3 if i == 0 else "짧음"  # mixed int and str: JSON-encoded too
+        lines.append(json.dumps({**record, "meta": meta}, ensure_ascii=False) + "\n")
+    (run / "accepted.jsonl").write_text("".join(lines), encoding="utf-8")
+    return run
+
+
 def test_rows_keep_korean_text_and_meta_types_are_fixed(tmp_path):
-    run = write_sample_run(tmp_path / "run")
+    run = _with_mixed_meta(write_sample_run(tmp_path / "run"))
     summary = export_run(run)
     loaded = load(summary.folder, tmp_path)["train"]
     originals = {r["id"]: r for r in accepted_lines(run)}
@@ -88,7 +103,7 @@ def test_export_is_deterministic_and_the_split_follows_the_seed(tmp_path):
     assert len(test_ids_seed1) == len(test_ids_seed2) == 4
     assert test_ids_seed1 != test_ids_seed2
     # both splits keep the accepted file's order
-    order = [r["id"] for r in sample_records()]
+    order = [r["id"] for r in sample_records(run)]
     assert test_ids_seed2 == sorted(test_ids_seed2, key=order.index)
 
 
@@ -108,7 +123,7 @@ def test_jsonl_only_without_meta(tmp_path):
     assert summary.columns == ["id", "messages", "instruction", "input", "output"]
     loaded = load(summary.folder, tmp_path)
     assert loaded["train"].column_names == ["id", "messages", "instruction", "input", "output"]
-    assert len(loaded["train"]) == len(sample_records())
+    assert len(loaded["train"]) == len(sample_records(run))
 
 
 def test_meta_kinds():

@@ -117,7 +117,8 @@ def test_sample_tables_escape_markup_and_missing_seeds_are_skipped(tmp_path, mon
     with (run / "accepted.jsonl").open("a", encoding="utf-8") as handle:
         for row in (hostile, twin):
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    monkeypatch.chdir(tmp_path)  # the sample's relative seed path does not resolve from here
+    seeds = Path(json.loads((run / "stats.json").read_text("utf-8"))["provenance"]["seed_set"]["path"])
+    seeds.unlink()  # the seed set moved away since the run
     result = build_report(run, tmp_path / "r.html", samples=50)
     html = result.html_path.read_text(encoding="utf-8")
     assert "<script" not in html
@@ -129,8 +130,8 @@ def test_sample_tables_escape_markup_and_missing_seeds_are_skipped(tmp_path, mon
     pairs = html.split('<h2>Most similar pairs kept</h2>')[1]
     first_row = re.search(r"<tr><td class=\"num\">([\d.]+)</td><td>([^<]+)</td>.*?<td>([^<]+)</td>", pairs)
     assert first_row and {first_row.group(2), first_row.group(3)} == {"ko-x1", "ko-x2"}
-    assert any("seed set seeds/ko/seed_tasks.jsonl not found" in note for note in result.notes)
-    assert "<li>seed set seeds/ko/seed_tasks.jsonl not found" in html
+    assert any(f"seed set {seeds} not found" in note for note in result.notes)
+    assert f"<li>seed set {seeds} not found" in html
     assert set(_embedded_pngs(html)) == set(FIGURE_NAMES)  # the seeds panel says why it is empty instead
 
 
@@ -172,7 +173,8 @@ def test_a_language_without_verb_extraction_gets_no_sunburst(tmp_path, monkeypat
         raise NotImplementedError
 
     monkeypatch.setattr(English, "verb_objects", unsupported)
-    run = write_sample_run(tmp_path / "run", extra_stats={"language": "en"}, extra_recipe={"language": "en"})
+    run = write_sample_run(tmp_path / "run", recipe={"language": "en", "method": {"seeds": None, "num_tasks": 20},
+                                                     "teacher": {"responder": "self-instruct"}})
     stale = tmp_path / "r_files" / "verbs.png"
     stale.parent.mkdir()
     stale.write_bytes(PNG_SIGNATURE)  # left by an earlier report: must not survive

@@ -84,7 +84,13 @@ def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_object
 
     timer = timer or _Timer()
     notes = list(data.notes)
-    language: Language = get_plugin("language", data.language_code)()
+    from factory.contracts import validate_options
+    from factory.report.fonts import use_font_packages
+
+    cls = get_plugin("language", data.language_code)
+    # the run's own language options, so the report's similarities are the filter's
+    language: Language = cls(validate_options(cls.options_model, data.language_options, "language_options"))
+    use_font_packages(language.report_fonts)
     records = data.records
     field_name = data.similarity_field
     tokens = timer.run("tokenize", lambda: language.tokenize_many([getattr(r, field_name) for r in records]))

@@ -1,13 +1,14 @@
 """Fonts for figure labels in any script: DejaVu Sans first, then fonts that cover what it lacks.
 
 matplotlib ships only DejaVu, which has no Hangul, kana or CJK ideographs, so
-a Korean sunburst would draw empty boxes. The ``report`` extra installs
-``koreanize-matplotlib``, a PyPI package that ships NanumGothic (Hangul,
-kana and CJK ideographs); its font files are registered with matplotlib's
-font manager directly, without importing that package (which would change
-global settings). Fonts installed on the system (``fonts-noto-cjk``...)
-are used too. matplotlib falls back glyph by glyph along ``font.family``,
-so mixed Korean/English labels render with each script's font.
+a Korean sunburst would draw empty boxes. A language plugin names the PyPI
+packages that ship fonts for its script (``Language.report_fonts``; the ko and
+ja plugins name ``koreanize-matplotlib``, which ships NanumGothic); their font
+files are registered with matplotlib's font manager directly, without importing
+the package (which could change global settings). Fonts installed on the
+system (``fonts-noto-cjk``...) are used too. matplotlib falls back glyph by
+glyph along ``font.family``, so mixed Korean/English labels render with each
+script's font.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ from pathlib import Path
 from typing import Iterable
 
 BASE_FAMILY = "DejaVu Sans"
-#: (importable package, folder inside it, font files) of PyPI packages that ship fonts.
-FONT_PACKAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
-)
+#: (importable package, folder inside it, font files) of PyPI packages that ship fonts: the run's language
+#: plugin adds its own (see :func:`use_font_packages`).
+FONT_PACKAGES: list[tuple[str, str, tuple[str, ...]]] = []
 #: Name fragments of system fonts worth checking for coverage (checking every font would be slow).
 SYSTEM_HINTS = ("CJK", "Nanum", "Gothic", "Mincho", "Noto Sans", "Malgun", "IPA", "Takao", "Unifont",
                 "Droid Sans Fallback", "WenQuanYi", "Baekmuk", "UnDotum")
-INSTALL_HINT = "pip install 'factory[report]' (ships NanumGothic) or apt-get install fonts-noto-cjk"
+INSTALL_HINT = "install the language plugin's report fonts (its [full] extra) or apt-get install fonts-noto-cjk"
+
+
+def use_font_packages(packages) -> None:
+    """Make the fonts a language plugin names (``Language.report_fonts``) available to figures."""
+    added = [tuple(p) for p in packages if tuple(p) not in FONT_PACKAGES]
+    if added:
+        FONT_PACKAGES.extend(added)
+        _candidates.cache_clear()
 
 
 def _packaged_fonts() -> list[Path]:

@@ -28,6 +28,7 @@ class RunData:
     stats: dict[str, Any]
     recipe: dict[str, Any]
     language_code: str
+    language_options: dict
     seeds_path: Path | None
     notes: list[str] = field(default_factory=list)
 
@@ -111,6 +112,7 @@ def load_run(run_dir: str | Path) -> RunData:
         stats=stats,
         recipe=recipe,
         language_code=str(language),
+        language_options=dict(recipe.get("language_options") or {}),
         seeds_path=_find_seeds(folder.path, stats, recipe, notes),
         notes=notes,
     )

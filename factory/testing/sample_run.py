@@ -1,9 +1,13 @@
-"""A small, finished Korean run folder for export, card and publishing tests.
+"""A small, finished Korean run folder for export, card, report and publishing tests.
 
-The records, stats and recipe have the shapes the engine writes (see
-:mod:`factory.runfolder` and :mod:`factory.stats`), with meta values of every
-kind the exporter must handle: strings, floats, integers, booleans, lists and
-keys present in only some records.
+It is made the way users make one: the engine runs a recipe end to end, with
+an in-process teacher (:mod:`factory.testing.fake_teacher`) registered
+through the real hooks. Its manifest, journal and recipe are therefore exactly
+what the engine writes; no test hand-writes the schema the card reads.
+
+The teacher answers every self-instruct prompt with tasks from
+:data:`KOREAN_TASKS` (and a few near-duplicates of them, so the filter has
+something to reject).
 """
 
 from __future__ import annotations
@@ -29,79 +33,101 @@ KOREAN_TASKS: tuple[tuple[str, str, str], ...] = (
     ("다음 문장에서 맞춤법이 틀린 부분을 고치세요.", "어의없는 일이 생겼다.", "어이없는 일이 생겼다."),
 )
 
+#: tasks the filters reject: a near-duplicate of the first task, and one too short to be a task
+REJECTED_TASKS: tuple[tuple[str, str, str], ...] = (
+    ("다음 문장을 존댓말로 바꾸세요.", "밥 먹었니?", "식사하셨나요?"),
+    ("요약.", "", "짧다."),
+)
+
+#: seed tasks of the sample recipe (Korean, written for these tests)
+SAMPLE_SEEDS: tuple[str, ...] = (
+    "다음 문장을 영어로 번역하세요.",
+    "주어진 목록에서 가장 큰 수를 찾으세요.",
+    "친구에게 보낼 생일 축하 메시지를 써 주세요.",
+    "다음 단락의 핵심 내용을 세 줄로 정리하세요.",
+)
+
 SAMPLE_RECIPE: dict[str, Any] = {
     "name": "ko-sample",
     "description": "한국어 지시문 데이터 예시 (test fixture).",
     "language": "ko",
     "seed": 7,
-    "method": {"plugin": "self-instruct", "target": 12},
-    "teacher": {"plugin": "openai", "model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"},
+    "batch_size": 2,
+    "method": {"plugin": "self-instruct", "target": len(KOREAN_TASKS), "num_prompt_instructions": 2, "num_tasks": 8},
+    # one request at a time: the responder hands out KOREAN_TASKS in the order it is asked
+    "teacher": {"plugin": "fake", "model": "ko-sample-teacher", "responder": "factory.testing.sample_run:korean_tasks",
+                "concurrency": 1, "price": {"input_per_1m": 0.15, "output_per_1m": 0.60}},
     "filters": {"similarity": {"enabled": True, "threshold": 0.7}},
-    "export": {"test_size": 0.0},
+    "export": {"enabled": False},
 }
 
 
-def sample_records() -> list[dict[str, Any]]:
-    """Accepted records in the engine's Record shape, with mixed meta kinds."""
-    records = []
-    for i, (instruction, input_text, output) in enumerate(KOREAN_TASKS):
-        meta: dict[str, Any] = {"source": "seed" if i < 2 else "generated", "rouge_max": round(0.1 + i * 0.03, 3),
-                                "batch": i // 4, "regenerated": i % 3 == 0}
-        if i % 2:
-            meta["most_similar"] = [f"seed_task_{i}", f"seed_task_{i + 1}"]  # a list: stored JSON-encoded
-        if i % 5 == 0:
-            meta["note"] = 3 if i == 0 else "짧음"  # mixed int and str: JSON-encoded too
-        records.append({"id": f"ko-{i:04d}", "instruction": instruction, "input": input_text, "output": output,
-                        "meta": meta})
-    return records
+def korean_tasks(request: dict[str, Any]) -> str:
+    """Continue a self-instruct prompt with the next tasks of :data:`KOREAN_TASKS`, in prompt order.
+
+    Replies are chosen by how many tasks earlier replies gave, so every task appears once, in order,
+    with two the filters reject mixed in (:data:`REJECTED_TASKS`).
+    """
+    import re
+
+    prompt = request.get("prompt") or str((request.get("messages") or [{}])[-1].get("content", ""))
+    first = int(re.findall(r"(\d+)\s*\.\s*[^\n:：]+[:：]\s*$", prompt.strip())[-1])
+    state = _STATE.setdefault("next", 0)
+    parts = []
+    stream = list(KOREAN_TASKS[:2]) + list(REJECTED_TASKS) + list(KOREAN_TASKS[2:])
+    for offset in range(3):
+        index = state + offset
+        instruction, input_text, output = stream[index % len(stream)]
+        number = first + offset
+        head = f" {instruction}" if offset == 0 else f"{number}. 지시문: {instruction}"
+        parts.append(f"{head}\n{number}. 입력:\n{input_text or '<noinput>'}\n{number}. 출력:\n{output}\n###\n")
+    _STATE["next"] = state + 3
+    return "".join(parts)
 
 
-def sample_stats(accepted: int) -> dict[str, Any]:
-    """A finished run's stats.json with every provenance key the card shows."""
-    return {
-        "recipe": "ko-sample",
-        "language": "ko",
-        "status": "finished",
-        "started_at": "2025-03-01T09:00:00Z",
-        "finished_at": "2025-03-01T09:12:34Z",
-        "accepted": accepted,
-        "rejected": 9,
-        "stages": {"seed": {"seconds": 0.01},
-                   "generate": {"accepted": accepted, "rejected": 9, "batches": 3, "seconds": 741.2}},
-        "rejections": {"too_similar": 5, "blacklist": 2, "too_short": 1, "script": 1},
-        "usage": {"generate": {"requests": 6, "prompt_tokens": 12345, "completion_tokens": 6789,
-                               "billed_characters": 0, "cost_usd": 0.0059}},
-        "totals": {"requests": 6, "prompt_tokens": 12345, "completion_tokens": 6789, "billed_characters": 0,
-                   "cost_usd": 0.0059},
-        "provenance": {
-            "method": "self-instruct",
-            "teacher": {"plugin": "openai", "model": "gpt-4o-mini", "endpoint_kind": "chat"},
-            "translator": None,
-            "seed_set": {"path": "seeds/ko/seed_tasks.jsonl", "sha256": "ab" * 32, "count": 20},
-            "prompt_sha256": "cd" * 32,
-            "filters": {"similarity": {"enabled": True, "threshold": 0.7, "field": "instruction"},
-                        "min_instruction_words": 2, "max_instruction_words": 150, "blacklist": True},
-            "factory_version": "0.1.0",
-        },
-    }
+_STATE: dict[str, int] = {}
 
 
-def write_sample_run(run_dir: str | Path, *, extra_stats: dict[str, Any] | None = None,
-                     extra_recipe: dict[str, Any] | None = None) -> Path:
-    """Write recipe.yaml, accepted.jsonl, rejected.jsonl and stats.json into ``run_dir``."""
+def write_sample_run(run_dir: str | Path, *, recipe: dict[str, Any] | None = None) -> Path:
+    """Run the sample recipe (or ``recipe`` merged over it) into ``run_dir`` with the in-process teacher."""
+    from factory.engine import run_recipe
+    from factory.recipe import load_recipe
+    from factory.testing import fake_teacher
+    from factory.testing.plugins import registered
+
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    records = sample_records()
-    with (run_dir / "accepted.jsonl").open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    rejected = {"id": "ko-r0", "instruction": "그림을 그려 주세요.", "input": "", "output": "", "meta": {},
-                "reason": "blacklist"}
-    (run_dir / "rejected.jsonl").write_text(json.dumps(rejected, ensure_ascii=False) + "\n", encoding="utf-8")
-    stats = sample_stats(len(records))
-    stats.update(extra_stats or {})
-    (run_dir / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
-    recipe = {**SAMPLE_RECIPE, **(extra_recipe or {})}
-    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False),
-                                         encoding="utf-8")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = run_dir.parent / f".{run_dir.name}-recipe"
+    work.mkdir(exist_ok=True)
+    seeds = work / "seed_tasks.jsonl"
+    seeds.write_text("".join(json.dumps({"id": f"ko_seed_{i}", "name": f"seed_{i}", "instruction": text,
+                                         "instances": [{"input": "", "output": "예시 답변입니다."}],
+                                         "is_classification": False}, ensure_ascii=False) + "\n"
+                             for i, text in enumerate(SAMPLE_SEEDS)), encoding="utf-8")
+    data = _merge({**SAMPLE_RECIPE, "method": {**SAMPLE_RECIPE["method"], "seeds": str(seeds)}}, recipe or {})
+    path = work / "recipe.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    _STATE.clear()
+    with registered(fake_teacher):
+        run_recipe(load_recipe(path), run_dir, quiet=True)
     return run_dir
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def sample_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The accepted journal lines of a sample run."""
+    text = (Path(run_dir) / "accepted.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sample_manifest(run_dir: str | Path):
+    """The sample run's manifest, as the engine wrote it."""
+    from factory.manifest import RunManifest
+
+    return RunManifest.load(Path(run_dir) / "stats.json")

@@ -117,6 +117,10 @@ class Japanese(Language):
     )
     templates: ClassVar[dict[str, PromptTemplate]] = {"alpaca": ALPACA_TEMPLATE, "alpaca-ja": ALPACA_JA_TEMPLATE}
     default_template: ClassVar[str] = "alpaca-ja"
+    #: koreanize-matplotlib ships NanumGothic (Hangul, kana and CJK ideographs) for report figures
+    report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+        ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
+    )
     default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
 
     options_model: ClassVar[type[Options]] = JapaneseOptions

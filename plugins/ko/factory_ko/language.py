@@ -81,6 +81,10 @@ class Korean(Language):
     program_objects: ClassVar[tuple[str, ...]] = ("프로그램", "코드", "스크립트")
     program_verbs: ClassVar[tuple[str, ...]] = ("작성하다", "만들다", "짜다", "구현하다", "개발하다", "코딩하다")
     default_template: ClassVar[str] = "koalpaca"
+    #: koreanize-matplotlib ships NanumGothic (Hangul, kana and CJK ideographs) for report figures
+    report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+        ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
+    )
     default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
 
     options_model: ClassVar[type[Options]] = KoreanOptions

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from factory.contracts import runtime
+from factory.contracts import problem_lines, runtime
 from factory.errors import RecipeError, UserError
 from factory.yamlpos import PositionedYAML, load_yaml
 
@@ -173,20 +173,6 @@ def _problem(source_name: str, doc: PositionedYAML | None, loc: tuple, message: 
     return f"{source_name}:{line}:{col}: {dotted}: {message}"
 
 
-def _at_value(error: dict[str, Any]) -> bool:
-    """Type and value errors point at the value; unknown or missing keys at the key."""
-    return error["type"] not in ("extra_forbidden", "missing")
-
-
-def _clean_message(error: dict[str, Any]) -> str:
-    message = error["msg"]
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    if error["type"] == "missing":
-        return "required field is missing"
-    return message.removeprefix("Value error, ")
-
-
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a copy of ``data``."""
     result = copy.deepcopy(data) if isinstance(data, dict) else {}
@@ -299,8 +285,7 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
         try:
             options = cls.options_model.model_validate(values)
         except ValidationError as exc:
-            for err in exc.errors():
-                problems.append(problem(loc + tuple(err["loc"]), _clean_message(err), _at_value(err)))
+            problems.extend(problem(loc + where, message, at_value) for where, message, at_value in problem_lines(exc))
             return
         plugins[section] = PluginConfig(section, kind, name, cls, _resolve_paths(options, recipe_path))
 
@@ -349,12 +334,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plug
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            section = loc[0] if loc else None
-            if section in SECTION_MODELS and err["type"] == "extra_forbidden":
-                continue  # plugin sections allow extra keys; the plugin pass judges them
-            problems.append(problem(loc, _clean_message(err), _at_value(err)))
+        problems.extend(problem(loc, message, at_value) for loc, message, at_value in problem_lines(exc))
     plugins: dict[str, Any] = {}
     if check_plugins:
         plugins, plugin_problems = _validate_plugin_sections(data, problem, path)

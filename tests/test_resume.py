@@ -82,6 +82,11 @@ def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert len({r["id"] for r in rejected}) == len(rejected)
     stats = json.loads((out / "stats.json").read_text())
     assert stats["accepted"] == len(accepted) and stats["rejected"] == len(rejected)
+    # every request the server received is counted, those in flight at the kill included (written down
+    # before they were sent; counted at their estimate, since their replies never arrived)
+    totals = stats["totals"]
+    assert totals["requests"] + totals["retries"] == len(requests)
+    assert totals["unsettled_requests"] <= 2
 
     # a request answered before the kill is in the response cache and is never sent again: beyond what the
     # uninterrupted run sent, only the requests in flight at the kill (at most `concurrency`) are sent once more.

@@ -11,6 +11,7 @@ from typing import Any
 from factory.costs import Budget, Usage
 from factory.errors import UserError
 from factory.languages import Language
+from factory.paths import Found, resolve_input
 from factory.plugins import get_plugin
 from factory.progress import Progress
 from factory.recipe import LoadedRecipe
@@ -49,13 +50,12 @@ class RunContext:
     def usage_for(self, stage: str) -> Usage:
         return self.usage.setdefault(stage, Usage())
 
-    def resolve_path(self, value: str) -> Path:
-        """Recipe paths are relative to the current directory, falling back to the recipe's folder."""
-        path = Path(value)
-        if path.is_absolute() or path.exists():
-            return path
-        beside = self.loaded.path.parent / path
-        return beside if beside.exists() else path
+    def find_input(self, value: str, field: str = "path") -> Found:
+        """A file the recipe names, found as :mod:`factory.paths` says (recipe folder, current directory, packaged data)."""
+        return resolve_input(value, self.loaded.path, self.recipe.language, f"{self.loaded.path}: {field}")
+
+    def resolve_path(self, value: str, field: str = "path") -> Path:
+        return self.find_input(value, field).path
 
     def counters(self) -> dict[str, Any]:
         """Everything that must survive a resume, saved with each committed batch."""

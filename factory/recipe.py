@@ -309,6 +309,10 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plug
     if check_plugins:
         plugin_options, plugin_problems = _validate_plugin_sections(data, problem)
         problems.extend(plugin_problems)
+        if recipe is not None:  # input files, found the way the stages find them (factory.paths)
+            from factory.paths import recipe_input_problems
+
+            problems.extend(recipe_input_problems(recipe, path, problem))
     if problems or recipe is None:
         raise RecipeError(_sorted_by_position(problems))
     return LoadedRecipe(recipe, path, data, plugin_options)

@@ -58,7 +58,7 @@ def test_registered_as_a_core_default():
     from factory.plugins import get_registry
 
     entry = get_registry(refresh=True).get("translator", "llm")
-    assert entry.obj is LLMTranslator and entry.distribution == "factory"
+    assert entry.obj is LLMTranslator and entry.distribution == "koalpaca-factory"
 
 
 def test_batches_texts_in_numbered_tags_and_protects_spans(cache):

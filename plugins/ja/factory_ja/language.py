@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import ClassVar, Sequence
 
 from factory.languages import ALPACA_TEMPLATE, Language, PromptTemplate, PromptWording
+from factory.paths import packaged_seeds
 
 from factory_ja.analyzer import SPLIT_MODES, Morpheme, analyze
 from factory_ja.tokens import similarity_tokens, word_count
 from factory_ja.verb_object import verb_object
 
-_REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ja" / "seed_tasks.jsonl"
+#: seeds/ja/seed_tasks.jsonl, package data of factory_ja (in the repository, seeds/ja links to the top-level seeds/)
+_SEEDS = packaged_seeds("factory_ja", "ja")
 KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff"
 KANJI = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _KANA_RE = re.compile(f"[{KANA}]")
@@ -103,7 +105,7 @@ class Japanese(Language):
     )
     templates: ClassVar[dict[str, PromptTemplate]] = {"alpaca": ALPACA_TEMPLATE, "alpaca-ja": ALPACA_JA_TEMPLATE}
     default_template: ClassVar[str] = "alpaca-ja"
-    default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
+    default_seeds: ClassVar[Path | None] = _SEEDS
 
     def __init__(self, split_mode: str = "A", drop_particles: bool = True, drop_auxiliaries: bool = True,
                  drop_symbols: bool = True, normalize: bool = True) -> None:

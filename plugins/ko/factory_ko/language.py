@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import ClassVar, Sequence
 
 from factory.languages import Language, PromptWording
+from factory.paths import packaged_seeds
 
 from factory_ko.kiwi import analyze
 from factory_ko.verb_object import verb_object
 
-_REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ko" / "seed_tasks.jsonl"
+#: seeds/ko/seed_tasks.jsonl, package data of factory_ko (in the repository, seeds/ko links to the top-level seeds/)
+_SEEDS = packaged_seeds("factory_ko", "ko")
 #: Hangul syllables, jamo, compatibility jamo and the extended jamo blocks.
 HANGUL = r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]"
 #: Symbol tags that are letters or numbers, kept (lowercased) even when symbols are dropped.
@@ -70,7 +72,7 @@ class Korean(Language):
     program_objects: ClassVar[tuple[str, ...]] = ("프로그램", "코드", "스크립트")
     program_verbs: ClassVar[tuple[str, ...]] = ("작성하다", "만들다", "짜다", "구현하다", "개발하다", "코딩하다")
     default_template: ClassVar[str] = "koalpaca"
-    default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
+    default_seeds: ClassVar[Path | None] = _SEEDS
 
     def __init__(self, drop_particles: bool = False, drop_endings: bool = True, drop_symbols: bool = True) -> None:
         """Options of the similarity tokenizer (defaults measured in docs/korean.md).

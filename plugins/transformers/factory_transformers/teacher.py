@@ -49,7 +49,7 @@ class TransformersTeacher:
         try:
             import torch
         except ImportError:
-            raise UserError("teacher transformers: needs torch and transformers: pip install factory-transformers") from None
+            raise UserError("teacher transformers: needs torch and transformers: pip install koalpaca-factory-transformers") from None
         from factory_transformers.batcher import MicroBatcher
         from factory_transformers.loading import load_model
         from factory_transformers.model_source import resolve_source

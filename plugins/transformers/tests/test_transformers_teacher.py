@@ -387,9 +387,9 @@ def test_registered_as_the_transformers_teacher_without_importing_torch_at_listi
 
     code = ("import sys; from factory.plugins import get_registry; e = get_registry().get('teacher', 'transformers'); "
             "print(e.distribution, e.obj.__name__, 'torch' in sys.modules, 'transformers' in sys.modules)")
-    env = {**os.environ, "FACTORY_PLUGINS": "factory-transformers"}  # other plugins may import torch themselves
+    env = {**os.environ, "FACTORY_PLUGINS": "koalpaca-factory-transformers"}  # other plugins may import torch themselves
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout.split()
-    assert out == ["factory-transformers", "TransformersTeacher", "False", "False"]
+    assert out == ["koalpaca-factory-transformers", "TransformersTeacher", "False", "False"]
 
 
 # -- GGUF conversion cache -----------------------------------------------------------------

@@ -6,7 +6,7 @@ Subclass the suite for your plugin kind in a test module and fill in the class a
 
     class TestMyLanguage(LanguageConformance):
         code = "xx"
-        distribution = "factory-xx"
+        distribution = "koalpaca-factory-xx"
         sample = "A sentence written in the language."
         other = "Ein Satz in einer anderen Sprache."
 
@@ -27,13 +27,38 @@ from typing import Any, ClassVar
 import pytest
 
 from factory.languages import Language
+from factory.latin import is_latin_script
 from factory.plugins import get_registry
 from factory.records import Record, load_seed_tasks
 from factory.teachers import Completion, TeacherRequest
 
 
+#: English instructions every other language must reject: a script check that accepts them turns the
+#: ``wrong_language`` filter into a no-op for that language.
+ENGLISH_INSTRUCTIONS = (
+    "Summarize the following paragraph in two sentences.",
+    "Explain why the sky looks blue during the day.",
+    "List three ways to save money on groceries.",
+    "What is the capital of Australia?",
+    "Classify each animal as a mammal or a bird.",
+    "Write a short poem about the sea at night.",
+)
+#: Latin-script instructions in languages other than English (German, Vietnamese, Indonesian, French):
+#: a language written in another script must reject them as well.
+LATIN_SCRIPT_INSTRUCTIONS = (
+    "Beschreiben Sie kurz die Vorteile von Fahrrädern in der Stadt.",
+    "Hãy giải thích vì sao bầu trời có màu xanh.",
+    "Tuliskan tiga tips untuk menghemat uang belanja.",
+    "Écrivez une courte lettre de remerciement à un collègue.",
+)
+
+
 class LanguageConformance:
-    """What every language plugin must do."""
+    """What every language plugin must do.
+
+    Beyond the basics, the script check must reject English (unless the language is English) and, for a
+    language not written in Latin letters (judged from ``sample``), Latin-script text in other languages.
+    """
 
     code: ClassVar[str] = ""
     distribution: ClassVar[str | None] = None  # check the registering distribution when set
@@ -80,6 +105,18 @@ class LanguageConformance:
         if self.other:
             assert not language.is_in_language(self.other)
         assert not language.is_in_language("1234 !!!")
+
+    def test_script_check_rejects_english(self, language):
+        if self.code.split("-")[0].lower() == "en":
+            pytest.skip("the language is English")
+        accepted = [text for text in ENGLISH_INSTRUCTIONS if language.is_in_language(text)]
+        assert not accepted, f"is_in_language accepts English as '{self.code}': {accepted}"
+
+    def test_script_check_of_a_non_latin_script_rejects_latin_text(self, language):
+        if is_latin_script(self.sample):
+            pytest.skip("the language is written in Latin letters (see test_script_check_rejects_english)")
+        accepted = [text for text in LATIN_SCRIPT_INSTRUCTIONS if language.is_in_language(text)]
+        assert not accepted, f"is_in_language accepts Latin-script text as '{self.code}': {accepted}"
 
     def test_length_measure(self, language):
         assert language.count_words(self.sample) >= 1
@@ -319,14 +356,19 @@ class TrainerConformance:
         raise NotImplementedError("override make_trainer in your test class")
 
     @pytest.fixture
-    def job(self, tmp_path, make_trainer):
+    def train_options(self) -> dict[str, Any]:
+        """The trainer options of the suite's job: ``options``; override it when they need a fixture (a model folder)."""
+        return dict(self.options)
+
+    @pytest.fixture
+    def job(self, tmp_path, make_trainer, train_options):
         from factory.trainers import TrainJob
 
         data = tmp_path / "train.jsonl"
         rows = [{"instruction": f"Add {i} and {i}.", "input": "", "output": str(2 * i)} for i in range(8)]
         rows.append({"instruction": "Reverse the word.", "input": "factory", "output": "yrotcaf"})
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        options = type(make_trainer()).options_model.model_validate(self.options).model_dump()
+        options = type(make_trainer()).options_model.model_validate(train_options).model_dump()
         language = get_registry(refresh=True).get("language", self.language_code).obj()
         return TrainJob(data_files=[data], output_dir=tmp_path / "out", options=options, language=language)
 

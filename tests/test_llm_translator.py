@@ -11,6 +11,7 @@ from factory.costs import Usage
 from factory.errors import UserError
 from factory.default_plugins.llm_translator import LLMTranslator, parse_batch_reply
 from factory_openai.loopback import LoopbackOpenAI
+from factory.testing.conformance import TranslatorConformance
 from factory.translation import TranslationCache, TranslationService
 
 ITEM = re.compile(r"<t(\d+)>(.*?)</t\1>", re.S)
@@ -52,6 +53,17 @@ def translate(svc: TranslationService, texts, source="en", target="ko"):
 def cache(tmp_path):
     with TranslationCache(tmp_path / "llm.sqlite") as c:
         yield c
+
+
+class TestLLMTranslatorConformance(TranslatorConformance):
+    """The suite every translator plugin runs: the llm translator through the openai teacher, on loopback."""
+
+    @pytest.fixture
+    def make_translator(self):
+        with LoopbackOpenAI(translating_model, latency_s=0.02) as server:
+            teacher = {"plugin": "openai", "model": "loopback-model", "base_url": server.base_url, "max_attempts": 2,
+                       "backoff_initial_s": 0.01}
+            yield lambda: LLMTranslator(teacher=teacher)
 
 
 def test_registered_as_a_core_default():

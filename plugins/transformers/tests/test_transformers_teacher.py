@@ -25,6 +25,7 @@ torch.set_num_threads(1)
 from factory.costs import Usage  # noqa: E402
 from factory.errors import UserError  # noqa: E402
 from factory.teachers import TeacherRequest  # noqa: E402
+from factory.testing.conformance import TeacherConformance  # noqa: E402
 from factory.teaching import ResponseCache, TeacherClient, TeacherSettings  # noqa: E402
 
 from factory_transformers import TransformersTeacher  # noqa: E402
@@ -133,6 +134,14 @@ def run(coro):
 
 
 # -- the teacher contract ----------------------------------------------------------------
+class TestTransformersTeacherConformance(TeacherConformance):
+    """The suite every teacher plugin runs, on the tiny Llama (no chat template: completion prompts)."""
+
+    @pytest.fixture
+    def make_teacher(self, tiny):
+        return lambda: make_teacher(tiny["plain"])
+
+
 def test_greedy_completion_matches_plain_generate_with_exact_token_counts(tiny):
     teacher = make_teacher(tiny["plain"])
     prompt = "한국의 수도는"

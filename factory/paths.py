@@ -95,6 +95,12 @@ def _packaged(code: str, name: str, tried: list[str]) -> Found | None:
     return None
 
 
+def is_packaged_name(value: str) -> bool:
+    """``default`` or ``CODE:NAME``: a recipe naming a packaged seed set rather than a path."""
+    text = value.strip()
+    return text == DEFAULT or _PACKAGED_NAME.fullmatch(text) is not None
+
+
 def find_input(value: str, bases: Sequence[Path], language: str | None) -> tuple[Found | None, list[str]]:
     """Look ``value`` up: a packaged name, an absolute path, or relative to each of ``bases`` then packaged data.
 

@@ -12,6 +12,7 @@ from factory.costs import Budget, Usage
 from factory.errors import UserError
 from factory.languages import Language
 from factory.manifest import Provenance
+from factory.paths import Found, resolve_input
 from factory.progress import Progress
 from factory.recipe import LoadedRecipe
 from factory.records import Record
@@ -56,11 +57,12 @@ class RunContext:
             self.usage[stage] = Usage(stage=stage, ledger=self.ledger)
         return self.usage[stage]
 
-    def resolve_path(self, value: str) -> Path:
-        """Recipe paths are relative to the recipe's folder, falling back to the current directory."""
-        from factory.recipe import resolve_recipe_path
+    def find_input(self, value: str, field: str = "path") -> Found:
+        """A file the recipe names, found as :mod:`factory.paths` says (recipe folder, current directory, packaged data)."""
+        return resolve_input(value, self.loaded.path, self.recipe.language, f"{self.loaded.path}: {field}")
 
-        return resolve_recipe_path(value, self.loaded.path)
+    def resolve_path(self, value: str, field: str = "path") -> Path:
+        return self.find_input(value, field).path
 
     # -- the spend ledger ------------------------------------------------------------------------
     def open_ledger(self, legacy_usage: dict[str, Any] | None = None) -> None:

@@ -185,9 +185,10 @@ def _module_available(name: str) -> bool:
         return False
 
 
-def unmet(requirements: Iterable[Requirement]) -> list[str]:
-    """One line per unmet requirement, each named once."""
-    return list(dict.fromkeys(p for p in (r.problem() for r in requirements) if p))
+def unmet(requirements: Iterable[Requirement], *, modules: bool = True, env: bool = True) -> list[str]:
+    """One line per unmet requirement (only packages, or only environment variables, when asked), each once."""
+    chosen = [r for r in requirements if (modules and r.module) or (env and r.env)]
+    return list(dict.fromkeys(p for p in (r.problem() for r in chosen) if p))
 
 
 # ---------------------------------------------------------------- the plugin base

@@ -51,11 +51,12 @@ def _runs(section: str, plan: list) -> bool:
     return any(stage.name == section for stage in plan)
 
 
-def plan_problems(loaded: LoadedRecipe, plan: list | None = None) -> list[str]:
+def plan_problems(loaded: LoadedRecipe, plan: list | None = None, *, modules: bool = True,
+                  env: bool = True) -> list[str]:
     """One line per unmet requirement (a package to install, a key to set), each named once."""
     from factory.contracts import unmet
 
-    return unmet(plan_requirements(loaded, plan if plan is not None else build_plan(loaded)))
+    return unmet(plan_requirements(loaded, plan if plan is not None else build_plan(loaded)), modules=modules, env=env)
 
 
 def fingerprint(loaded: LoadedRecipe, inputs_sha256: str | None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Built-in defaults (``factory.default_plugins``) register through the same
 hooks as entry-point plugins. Environment variables:
 
 - ``FACTORY_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry-point plugins.
-- ``FACTORY_PLUGINS=dist-a,dist-b``: load only these entry-point distributions.
+- ``FACTORY_PLUGINS=dist-a,dist-b``: load only these entry-point distributions
+  (e.g. ``koalpaca-factory-ko,koalpaca-factory-openai``; the core's defaults always load).
 - ``FACTORY_PLUGIN_MODULES=pkg.mod,other.mod``: also load these modules as plugins (not installed
   as distributions: a plugin under development, or a test's fake teacher).
 - ``FACTORY_DEBUG=1``: a plugin that fails to import shows its whole traceback.
@@ -22,13 +23,14 @@ import pluggy
 
 from factory import __version__, hookspecs
 from factory.errors import PluginError
+from koalpaca_factory.guard import DISTRIBUTION
 
 ENTRY_POINT_GROUP = "factory"
 DISABLE_AUTOLOAD_ENV = "FACTORY_DISABLE_PLUGIN_AUTOLOAD"
 ALLOW_LIST_ENV = "FACTORY_PLUGINS"
 MODULES_ENV = "FACTORY_PLUGIN_MODULES"
 DEBUG_ENV = "FACTORY_DEBUG"
-CORE_DISTRIBUTION = "factory"
+CORE_DISTRIBUTION = DISTRIBUTION  # koalpaca-factory: the core distribution (import package: factory)
 
 DEFAULT_PLUGINS = (
     "factory.default_plugins.english",

@@ -248,21 +248,23 @@ SECTION_MODELS = {"method": MethodSection, "teacher": TeacherSection, "translate
                   "publish": PublishSection, "train": TrainSection}
 
 
-def resolve_recipe_path(value: str, recipe_path: Path) -> Path:
-    """A recipe's relative path: beside the recipe when it exists there, else from the current directory."""
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return path
-    beside = recipe_path.parent / path
-    return beside if beside.exists() or not path.exists() else path
-
-
-def _resolve_paths(options: BaseModel, recipe_path: Path) -> BaseModel:
+def _resolve_paths(options: BaseModel, recipe_path: Path, language: str | None) -> tuple[BaseModel, list[tuple]]:
+    """Path options found the way every recipe path is (:mod:`factory.paths`); (options, problems)."""
     from factory.contracts import path_fields
+    from factory.paths import find_input, not_found_message, recipe_bases
 
-    updates = {name: str(resolve_recipe_path(getattr(options, name), recipe_path))
-               for name in path_fields(type(options)) if isinstance(getattr(options, name), str)}
-    return options.model_copy(update=updates) if updates else options
+    updates: dict[str, str] = {}
+    problems: list[tuple] = []
+    for name in path_fields(type(options)):
+        value = getattr(options, name)
+        if not isinstance(value, str) or not value:
+            continue
+        found, tried = find_input(value, recipe_bases(recipe_path), language)
+        if found is None:
+            problems.append(((name,), not_found_message(value, tried), True))
+        else:
+            updates[name] = str(found.path)
+    return (options.model_copy(update=updates) if updates else options), problems
 
 
 def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -274,6 +276,7 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
     registry = get_registry()
     plugins: dict[str, Any] = {}
     problems: list[str] = []
+    language = data.get("language", Recipe.model_fields["language"].default)
 
     def validate(section: str, kind: str, name: str, values: dict[str, Any], loc: tuple) -> None:
         if not registry.has(kind, name):
@@ -287,7 +290,9 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
         except ValidationError as exc:
             problems.extend(problem(loc + where, message, at_value) for where, message, at_value in problem_lines(exc))
             return
-        plugins[section] = PluginConfig(section, kind, name, cls, _resolve_paths(options, recipe_path))
+        options, missing = _resolve_paths(options, recipe_path, language if isinstance(language, str) else None)
+        problems.extend(problem(loc + where, message, at_value) for where, message, at_value in missing)
+        plugins[section] = PluginConfig(section, kind, name, cls, options)
 
     for section, kind in PLUGIN_SECTIONS.items():
         raw = data.get(section)
@@ -301,11 +306,11 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
             spec, teacher_problems = TeacherSpec.parse(raw)
             problems.extend(problem((section,) + loc, message, at_value) for loc, message, at_value in teacher_problems)
             if spec is not None:
-                spec.options = _resolve_paths(spec.options, recipe_path)
+                spec.options, missing = _resolve_paths(spec.options, recipe_path, language if isinstance(language, str) else None)
+                problems.extend(problem((section,) + where, message, at_value) for where, message, at_value in missing)
                 plugins[section] = spec
             continue
         validate(section, kind, name, {k: v for k, v in raw.items() if k not in section_model.model_fields}, (section,))
-    language = data.get("language", Recipe.model_fields["language"].default)
     needs_language = any(k in data for k in ("method", "source", "train"))
     if needs_language and isinstance(language, str):
         options = data.get("language_options")
@@ -339,6 +344,16 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plug
     if check_plugins:
         plugins, plugin_problems = _validate_plugin_sections(data, problem, path)
         problems.extend(plugin_problems)
+        if recipe is not None:  # input files, found the way the stages find them (factory.paths)
+            from factory.paths import recipe_input_problems
+
+            method = plugins.get("method")
+            problems.extend(recipe_input_problems(recipe, path, problem,
+                                                  needs_seeds=method.cls.needs_seeds if method else True))
+        if recipe is not None:  # input files, found the way the stages find them (factory.paths)
+            from factory.paths import recipe_input_problems
+
+            problems.extend(recipe_input_problems(recipe, path, problem))
     if problems or recipe is None:
         raise RecipeError(_sorted_by_position(problems))
     return LoadedRecipe(recipe, path, data, plugins)

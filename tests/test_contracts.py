@@ -242,12 +242,15 @@ def test_a_missing_package_is_one_line_before_any_request(tmp_path, en_seeds):
         assert "Traceback" not in result.stderr
 
 
-def test_a_key_that_is_not_set_is_named_by_validate(tmp_path, en_seeds):
+def test_a_key_that_is_not_set_is_named_by_validate_and_stops_run_first(tmp_path, en_seeds):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"name: needs-key\nlanguage: en\nmethod: {{seeds: {en_seeds}, target: 4}}\n"
                       "teacher: {plugin: openai, model: gpt-4o-mini, api_key_env: MY_MISSING_KEY}\n")
-    result = run_cli("validate", str(recipe), env={"MY_MISSING_KEY": ""})
-    assert result.returncode == 2 and "MY_MISSING_KEY" in result.stderr and "not set" in result.stderr
+    checked = run_cli("validate", str(recipe), env={"MY_MISSING_KEY": ""})
+    assert checked.returncode == 0 and "note:" in checked.stderr and "MY_MISSING_KEY" in checked.stderr
+    run = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), env={"MY_MISSING_KEY": ""})
+    assert run.returncode == 2 and "MY_MISSING_KEY" in run.stderr and "not set" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 def test_a_misspelt_hook_names_itself_and_debug_shows_the_traceback(tmp_path):

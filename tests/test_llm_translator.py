@@ -13,6 +13,7 @@ from factory.costs import Usage
 from factory.errors import UserError
 from factory.default_plugins.llm_translator import LLMTranslator, parse_batch_reply
 from factory_openai.loopback import LoopbackOpenAI
+from factory.testing.conformance import TranslatorConformance
 from factory.translation import TranslationCache, TranslationService
 
 ITEM = re.compile(r"<t(\d+)>(.*?)</t\1>", re.S)
@@ -56,11 +57,32 @@ def cache(tmp_path):
         yield c
 
 
+class TestLLMTranslatorConformance(TranslatorConformance):
+    """The suite every translator plugin runs: the llm translator through the openai teacher, on loopback."""
+
+    plugin = LLMTranslator
+    options = {"teacher": {"plugin": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1"}}
+    identity_changes = {"teacher": {"plugin": "openai", "model": "other", "base_url": "http://127.0.0.1:9/v1"},
+                        "texts_per_request": 4, "max_request_bytes": 4096, "max_tokens": 1024, "temperature": 0.3}
+    runtime_changes = {"concurrency": 8}
+
+    def test_the_teachers_core_settings_are_runtime(self):
+        teacher = {**self.options["teacher"], "concurrency": 64, "max_attempts": 9, "timeout_s": 5}
+        assert self._identity(teacher=teacher) == self._identity()
+
+    @pytest.fixture
+    def make_translator(self):
+        with LoopbackOpenAI(translating_model, latency_s=0.02) as server:
+            teacher = {"plugin": "openai", "model": "loopback-model", "base_url": server.base_url, "max_attempts": 2,
+                       "backoff_initial_s": 0.01}
+            yield lambda: LLMTranslator(teacher=teacher)
+
+
 def test_registered_as_a_core_default():
     from factory.plugins import get_registry
 
     entry = get_registry(refresh=True).get("translator", "llm")
-    assert entry.obj is LLMTranslator and entry.distribution == "factory"
+    assert entry.obj is LLMTranslator and entry.distribution == "koalpaca-factory"
 
 
 def test_batches_texts_in_numbered_tags_and_protects_spans(cache):

@@ -33,8 +33,8 @@ def test_plugins_json_lists_every_builtin_with_its_distribution(cli):
     entries = json.loads(result.stdout)
     assert all(set(e) == {"name", "kind", "distribution", "version"} for e in entries)
     by_key = {(e["kind"], e["name"]): e for e in entries}
-    assert by_key[("language", "en")]["distribution"] == "factory"
-    assert by_key[("method", "self-instruct")]["distribution"] == "factory"
+    assert by_key[("language", "en")]["distribution"] == "koalpaca-factory"
+    assert by_key[("method", "self-instruct")]["distribution"] == "koalpaca-factory"
     listed = {e["distribution"] for e in entries}
     missing = set(_builtin_distributions()) - listed
     assert not missing, f"built-in plugin distributions not registered: {missing}"
@@ -45,22 +45,22 @@ def test_plugins_table(cli):
     assert result.returncode == 0
     header, *rows = result.stdout.strip().splitlines()
     assert header.split() == ["NAME", "KIND", "DISTRIBUTION", "VERSION"]
-    assert any(row.split()[:3] == ["en", "language", "factory"] for row in rows)
+    assert any(row.split()[:3] == ["en", "language", "koalpaca-factory"] for row in rows)
 
 
 def test_same_name_twice_is_an_error_naming_both_distributions():
     registry = Registry()
-    registry.add(PluginEntry("ko", "language", "factory-ko", "1.0", object))
+    registry.add(PluginEntry("ko", "language", "koalpaca-factory-ko", "1.0", object))
     with pytest.raises(PluginError) as info:
         registry.add(PluginEntry("ko", "language", "acme-korean", "0.3", object))
     message = str(info.value)
-    assert "factory-ko" in message and "acme-korean" in message and "'ko'" in message
+    assert "koalpaca-factory-ko" in message and "acme-korean" in message and "'ko'" in message
 
 
 def test_disable_autoload_keeps_only_core_plugins(cli):
     result = cli("plugins", "--json", env={"FACTORY_DISABLE_PLUGIN_AUTOLOAD": "1"})
     entries = json.loads(result.stdout)
-    assert entries and {e["distribution"] for e in entries} == {"factory"}
+    assert entries and {e["distribution"] for e in entries} == {"koalpaca-factory"}
 
 
 def test_importing_factory_and_help_load_no_heavy_module():
@@ -139,7 +139,7 @@ def test_third_party_plugin_is_discovered_listed_usable_and_blockable(tmp_path, 
     reasons = [json.loads(line)["reason"] for line in (tmp_path / "run" / "rejected.jsonl").read_text().splitlines()]
     assert sorted(reasons) == ["near_duplicate", "wrong_language"]
 
-    blocked = cli("validate", str(recipe), env={**env, "FACTORY_PLUGINS": "factory-openai"})
+    blocked = cli("validate", str(recipe), env={**env, "FACTORY_PLUGINS": "koalpaca-factory-openai"})
     assert blocked.returncode == 2
     assert "no language plugin named 'xx' is installed" in blocked.stderr
     allowed = cli("validate", str(recipe), env={**env, "FACTORY_PLUGINS": "acme-shouting"})
@@ -147,15 +147,15 @@ def test_third_party_plugin_is_discovered_listed_usable_and_blockable(tmp_path, 
 
 
 BUILTINS = [
-    ("teacher", "openai", "factory-openai"),
-    ("teacher", "transformers", "factory-transformers"),
-    ("translator", "deepl", "factory-deepl"),
-    ("translator", "llm", "factory"),
-    ("language", "en", "factory"),
-    ("language", "ko", "factory-ko"),
-    ("trainer", "peft", "factory-peft"),
-    ("publisher", "hub", "factory-hub"),
-    ("method", "self-instruct", "factory"),
+    ("teacher", "openai", "koalpaca-factory-openai"),
+    ("teacher", "transformers", "koalpaca-factory-transformers"),
+    ("translator", "deepl", "koalpaca-factory-deepl"),
+    ("translator", "llm", "koalpaca-factory"),
+    ("language", "en", "koalpaca-factory"),
+    ("language", "ko", "koalpaca-factory-ko"),
+    ("trainer", "peft", "koalpaca-factory-peft"),
+    ("publisher", "hub", "koalpaca-factory-hub"),
+    ("method", "self-instruct", "koalpaca-factory"),
 ]
 
 

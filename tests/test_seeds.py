@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -189,12 +190,13 @@ def test_seeds_pass_the_task_filters(code: str) -> None:
 
 
 @pytest.mark.parametrize("code", LANGUAGES)
-def test_language_plugin_ships_this_seed_set(code: str) -> None:
-    """Where a language plugin is registered and names default seeds, they are these files."""
+def test_language_plugin_ships_this_seed_set_as_package_data(code: str) -> None:
+    """A registered language's default seeds are package data of its plugin, and that package data is the
+    repository's seeds/<code>/ itself (a link, so there is one source), not a copy that can drift."""
     registry = get_registry()
     if not registry.has("language", code):
         pytest.skip(f"no '{code}' language plugin is registered")
-    default = registry.get("language", code).obj.default_seeds
-    if default is None:
-        pytest.skip(f"the '{code}' plugin ships no default seeds")
-    assert Path(default).resolve() == seed_path(code).resolve()
+    language = registry.get("language", code).obj
+    package_dir = Path(sys.modules[language.__module__].__file__).parent
+    assert language.default_seeds == package_dir / "seeds" / code / "seed_tasks.jsonl"
+    assert language.default_seeds.resolve() == seed_path(code).resolve()

@@ -139,7 +139,7 @@ def test_prompts_are_reproducible_for_a_seed_and_differ_across_seeds():
 
 def test_method_is_registered_through_the_hook():
     entry = get_registry().get("method", "self-instruct")
-    assert entry.distribution == "factory" and entry.obj is SelfInstruct
+    assert entry.distribution == "koalpaca-factory" and entry.obj is SelfInstruct
 
 
 def test_an_output_that_is_only_the_noinput_marker_counts_as_empty():

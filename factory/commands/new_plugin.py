@@ -1,15 +1,20 @@
 """``factory new-plugin KIND NAME``: scaffold a ready-to-install plugin distribution.
 
 Adding a language, teacher, translator, trainer, publisher or method should be
-a copy-and-fill job. The command writes ``factory-NAME/`` with a pyproject.toml
-that declares the ``factory`` entry point, a package ``factory_NAME`` whose hook
+a copy-and-fill job. The command writes ``koalpaca-factory-NAME/`` with a pyproject.toml
+that declares the ``factory`` entry point and requires the core at a compatible
+version, a package ``factory_NAME`` whose hook
 registers a working placeholder implementation, a tests/ folder that runs the
 conformance suite for that kind (``factory.testing.conformance``) and a README
 with the next steps. The result installs and passes its own tests unchanged;
-every ``EDIT`` marks a placeholder to replace.
+every ``EDIT`` marks a placeholder to replace. A language plugin is written for
+its script (``--script``): for a Latin-script language the check weighs the
+language's letters and function words against English's (:mod:`factory.latin`),
+for another script it counts that script's letters; either way it rejects English.
 
 The files come from ``factory/commands/templates/`` (``common/`` for every
-kind, one folder per kind); ``{{key}}`` placeholders are filled in below.
+kind, one folder per kind; ``language/samples.json`` holds the starting texts per
+script and per Latin-script language); ``{{key}}`` placeholders are filled in below.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from pathlib import Path
 
 import click
 
+from factory import __version__
+from factory.commands.language_scaffold import LATIN, TEMPLATES, language_values, scripts
 from factory.errors import UserError
 from factory.hookspecs import KIND_HOOKS
+from koalpaca_factory.guard import DISTRIBUTION
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: kind -> the conformance suite its generated tests run
 SUITES = {
     "language": "LanguageConformance",
@@ -39,6 +46,13 @@ _PLACEHOLDER_RE = re.compile(r"\{\{(\w+)\}\}")
 MAX_NAME_LENGTH = 40
 
 
+def core_requirement() -> str:
+    """The core at a compatible version: this minor release series (0.1.x here)."""
+    major, minor = (int(part) for part in __version__.split(".")[:2])
+    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"{DISTRIBUTION}>={__version__},<{upper}"
+
+
 @dataclass(frozen=True)
 class Scaffold:
     """What gets written for one KIND NAME, and the values the templates are filled with."""
@@ -47,10 +61,11 @@ class Scaffold:
     name: str
     code: str
     command: str  # the command line that made it, quoted in the README
+    script: str = LATIN  # language plugins: the script its check is written for
 
     @property
     def dist(self) -> str:
-        return "factory-" + self.name.replace("_", "-")
+        return f"{DISTRIBUTION}-" + self.name.replace("_", "-")
 
     @property
     def package(self) -> str:
@@ -76,11 +91,13 @@ class Scaffold:
             "publisher": f"The {self.name} publisher for factory.",
             "method": f"The {self.name} generation method for factory.",
         }
-        return {
+        values = {
             "kind": self.kind,
             "name": self.name,
             "code": self.code,
             "dist": self.dist,
+            "core_dist": DISTRIBUTION,
+            "core_requirement": core_requirement(),
             "package": self.package,
             "module": self.kind,
             "class": self.class_name,
@@ -92,6 +109,9 @@ class Scaffold:
             "summary": summaries[self.kind],
             "command": self.command,
         }
+        if self.kind == "language":
+            values.update(language_values(self.code, self.script, language_name))
+        return values
 
     def files(self) -> dict[str, Path]:
         """Output path (relative to the distribution folder) -> template file."""
@@ -117,8 +137,11 @@ def render(template: str, values: dict[str, str]) -> str:
 
 
 def check_name(name: str) -> None:
-    if name.lower().startswith(("factory-", "factory_")):
-        raise UserError(f"NAME {name!r}: give the short name ({name[8:]!r}); the distribution is called factory-NAME")
+    lowered = name.lower()
+    for prefix in (f"{DISTRIBUTION}-", "factory-", "factory_"):
+        if lowered.startswith(prefix):
+            raise UserError(f"NAME {name!r}: give the short name ({name[len(prefix):]!r}); "
+                            f"the distribution is called {DISTRIBUTION}-NAME")
     if len(name) > MAX_NAME_LENGTH or not _NAME_RE.fullmatch(name):
         raise UserError(
             f"NAME {name!r}: use lowercase letters and digits, starting with a letter, optionally joined by "
@@ -126,19 +149,25 @@ def check_name(name: str) -> None:
         )
 
 
-def scaffold(kind: str, name: str, language: str | None = None, directory: str | Path = ".") -> Path:
+def scaffold(kind: str, name: str, language: str | None = None, directory: str | Path = ".",
+             script: str | None = None) -> Path:
     """Write the plugin distribution for ``kind``/``name`` under ``directory``; return its folder."""
     if kind not in SUITES:
         raise UserError(f"KIND {kind!r}: one of {', '.join(SUITES)}")
     check_name(name)
     if language is not None and kind not in ("language", "translator"):
         raise UserError(f"--language applies to language and translator plugins, not to a {kind}")
+    if script is not None and kind != "language":
+        raise UserError(f"--script applies to language plugins, not to a {kind}")
+    if script is not None and script not in scripts():
+        raise UserError(f"--script {script!r}: one of {', '.join(scripts())}")
     code = language if language is not None else (name if kind == "language" else "de")
     if not _CODE_RE.fullmatch(code):
         what = "--language" if language is not None else "NAME (the language code, unless --language is given)"
         raise UserError(f"{what} {code!r}: expected a language code such as 'ja', 'pt-BR' or 'yue'")
-    command = f"factory new-plugin {kind} {name}" + (f" --language {language}" if language is not None else "")
-    spec = Scaffold(kind=kind, name=name, code=code, command=command)
+    command = (f"factory new-plugin {kind} {name}" + (f" --language {language}" if language is not None else "")
+               + (f" --script {script}" if script is not None else ""))
+    spec = Scaffold(kind=kind, name=name, code=code, command=command, script=script or LATIN)
     parent = Path(directory)
     if not parent.is_dir():
         raise UserError(f"--dir {parent}: no such directory")
@@ -146,6 +175,8 @@ def scaffold(kind: str, name: str, language: str | None = None, directory: str |
     if target.exists():
         raise UserError(f"{target}: already exists; choose another NAME or --dir, or remove it first")
     values = spec.values()
+    if "script_block" in values:
+        values["script_block"] = render(values["script_block"], values).rstrip("\n")
     values["kind_readme"] = render((TEMPLATES / kind / "README.md.tmpl").read_text(encoding="utf-8"), values)
     rendered = {path: render(template.read_text(encoding="utf-8"), values) for path, template in spec.files().items()}
     for relative, text in rendered.items():
@@ -160,16 +191,18 @@ def scaffold(kind: str, name: str, language: str | None = None, directory: str |
 @click.argument("name")
 @click.option("--language", "language", metavar="CODE",
               help="Language code (a language plugin's code, default NAME; a translator's test target).")
+@click.option("--script", "script", type=click.Choice(scripts()),
+              help="A language plugin's script (default: latin); its script check is written for it and rejects English.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("."), show_default=True,
-              help="Folder to create factory-NAME/ in.")
-def new_plugin_command(kind: str, name: str, language: str | None, directory: Path) -> None:
-    """Scaffold a ready-to-install plugin distribution factory-NAME/ for KIND.
+              help="Folder to create koalpaca-factory-NAME/ in.")
+def new_plugin_command(kind: str, name: str, language: str | None, script: str | None, directory: Path) -> None:
+    """Scaffold a ready-to-install plugin distribution koalpaca-factory-NAME/ for KIND.
 
     It contains pyproject.toml (with the `factory` entry point), the package
     factory_NAME with a working placeholder implementation, tests that run
     factory's conformance suite for KIND, and a README with the next steps.
     """
-    target = scaffold(kind, name, language, directory)
+    target = scaffold(kind, name, language, directory, script)
     spec_name = target.name
     click.echo(f"wrote {target}/ ({kind} plugin, distribution {spec_name})")
     click.echo("next:")

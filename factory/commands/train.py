@@ -13,6 +13,7 @@ import click
 def train_command(recipe: str, overrides: tuple[str, ...], out: str | None, data: str | None, print_launch: bool, quiet: bool) -> None:
     """Finetune as RECIPE's train section says, on the recipe's own dataset or --data."""
     import shlex
+    from pathlib import Path
 
     from factory.context import RunContext
     from factory.costs import Budget
@@ -23,7 +24,8 @@ def train_command(recipe: str, overrides: tuple[str, ...], out: str | None, data
     from factory.runfolder import RunFolder
     from factory.stages.train import build_job
 
-    extra = [f"train.data={data}"] if data else []
+    # --data is typed relative to where the user stands, not to the recipe's folder
+    extra = [f"train.data={Path(data).absolute()}"] if data else []
     loaded = load_recipe(recipe, list(overrides) + extra)
     if loaded.recipe.train is None:
         raise UserError(f"{recipe}: no train section")

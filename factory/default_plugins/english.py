@@ -14,9 +14,11 @@ from typing import ClassVar, Sequence
 from factory.default_plugins.english_verbs import verb_object
 from factory.hookspecs import hookimpl
 from factory.languages import Language, PromptWording
+from factory.paths import packaged_seeds
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
-SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "en" / "seed_tasks.jsonl"
+#: seeds/en/seed_tasks.jsonl, shipped as package data of factory.default_plugins (seeds/en links to the repository's)
+SEEDS = packaged_seeds("factory.default_plugins", "en")
 
 
 class English(Language):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from factory.export import read_json, read_yaml
+from factory.paths import find_input, is_packaged_name
 from factory.records import Record, iter_json_lines
 from factory.runfolder import open_existing
 
@@ -79,6 +80,7 @@ def _read_stats(path: Path, notes: list[str]) -> dict[str, Any]:
 def _find_seeds(run_dir: Path, stats: dict[str, Any], recipe: dict[str, Any], notes: list[str]) -> Path | None:
     """The seed set the run started from: the path stats recorded, else the recipe's ``method.seeds``.
 
+    A packaged set (``ko:default``) is looked up in the installed plugins.
     A relative path is tried from the current directory (where ``factory run``
     resolved it first), then from the run folder and its parent.
     """
@@ -86,6 +88,12 @@ def _find_seeds(run_dir: Path, stats: dict[str, Any], recipe: dict[str, Any], no
     method = recipe.get("method")
     named = recorded or (method.get("seeds") if isinstance(method, dict) else None)
     if not named:
+        return None
+    if is_packaged_name(str(named)):  # ko:default: the run found a seed set an installed plugin ships
+        found, _ = find_input(str(named), [], str(recipe.get("language") or "en"))
+        if found is not None:
+            return found.path
+        notes.append(f"seed set {named} is not installed here: the similarity-to-seeds histogram is left out")
         return None
     path = Path(str(named))
     candidates = [path] if path.is_absolute() else [Path.cwd() / path, run_dir / path, run_dir.parent / path]

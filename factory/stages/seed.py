@@ -4,33 +4,31 @@ from __future__ import annotations
 
 from factory.context import RunContext, file_sha256
 from factory.errors import UserError
+from factory.paths import DEFAULT, Found
 from factory.records import load_records
 
 
 class SeedStage:
     name = "seed"
 
-    def _path(self, ctx: RunContext):
-        method = ctx.recipe.method
-        if method.seeds:
-            return ctx.resolve_path(method.seeds)
-        if not ctx.loaded.plugin("method").cls.needs_seeds:
+    def _find(self, ctx: RunContext) -> Found | None:
+        """``method.seeds`` as factory.paths finds it; omitted, the language's packaged default set (or none,
+        for a method that needs no seed tasks)."""
+        if not ctx.recipe.method.seeds and not ctx.loaded.plugin("method").cls.needs_seeds:
             return None
-        default = ctx.language.default_seeds
-        if default is None:
-            raise UserError(f"{ctx.loaded.path}: method.seeds: language '{ctx.recipe.language}' ships no seed set; name one")
-        return default
+        return ctx.find_input(ctx.recipe.method.seeds or DEFAULT, "method.seeds")
 
     def describe(self, ctx: RunContext) -> str:
-        return f"seed: {self._path(ctx) or 'none (the method needs no seed tasks)'}"
+        found = self._find(ctx)
+        return f"seed: {found.label if found else 'none (the method needs no seed tasks)'}"
 
     def run(self, ctx: RunContext) -> None:
-        path = self._path(ctx)
-        if path is None:
+        found = self._find(ctx)
+        if found is None:
             return
-        ctx.seeds = load_records(path)
+        ctx.seeds = load_records(found.path)
         if not ctx.seeds:
-            raise UserError(f"{path}: no seed tasks")
+            raise UserError(f"{found.path}: no seed tasks")
         for record in ctx.seeds:
             record.meta.setdefault("source", "seed")
-        ctx.seed_info = {"path": str(path), "sha256": file_sha256(path), "count": len(ctx.seeds)}
+        ctx.seed_info = {"path": found.label, "sha256": file_sha256(found.path), "count": len(ctx.seeds)}

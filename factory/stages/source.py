@@ -17,9 +17,9 @@ class SourceStage:
     def run(self, ctx: RunContext) -> None:
         src = ctx.recipe.source
         if src.path:
-            path = ctx.resolve_path(src.path)
-            records = load_records(path)
-            ctx.seed_info = {"path": str(path), "sha256": file_sha256(path), "count": len(records)}
+            found = ctx.find_input(src.path, "source.path")
+            records = load_records(found.path)
+            ctx.seed_info = {"path": found.label, "sha256": file_sha256(found.path), "count": len(records)}
         else:
             records = self._load_hub(src.hub_dataset, src.split)
             ctx.seed_info = {"path": src.hub_dataset, "sha256": None, "count": len(records)}

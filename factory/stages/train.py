@@ -15,14 +15,12 @@ def training_files(ctx: RunContext) -> list[Path]:
     """train.data when given; otherwise the run's exported train split (or its journal)."""
     section = ctx.recipe.train
     if section.data:
-        path = ctx.resolve_path(section.data)
+        path = ctx.resolve_path(section.data, "train.data")
         if path.is_dir():  # a run folder or an exported dataset folder
             for candidate in (path / "data" / "train.jsonl", path / "train.jsonl", path / "accepted.jsonl"):
                 if candidate.exists():
                     return [candidate]
             raise UserError(f"train.data: {path} holds no train.jsonl or accepted.jsonl")
-        if not path.exists():
-            raise UserError(f"train.data: {path}: file not found")
         return [path]
     if not ctx.recipe.is_data_recipe:
         raise UserError(f"{ctx.loaded.path}: train.data: name the dataset to train on (an Alpaca JSON/JSONL file or a run folder)")

@@ -6,7 +6,7 @@ Subclass the suite for your plugin kind in a test module and fill in the class a
 
     class TestMyLanguage(LanguageConformance):
         code = "xx"
-        distribution = "factory-xx"
+        distribution = "koalpaca-factory-xx"
         sample = "A sentence written in the language."
         other = "Ein Satz in einer anderen Sprache."
 
@@ -33,9 +33,15 @@ import pytest
 
 from factory.contracts import identity_key, runtime_fields
 from factory.languages import Language
+from factory.latin import is_latin_script
 from factory.plugins import get_registry
 from factory.records import Record, load_seed_tasks
 from factory.teachers import Completion, TeacherRequest
+
+
+class Together(dict):
+    """An identity or runtime change that needs other options changed with it (options that exclude each
+    other): ``identity_changes = {"bundled": Together(bundled="gemma3-270m", model=None)}``; None drops a key."""
 
 
 class IdentityContract:
@@ -52,7 +58,14 @@ class IdentityContract:
 
     def _identity(self, **changes: Any) -> dict[str, Any]:
         cls = self.plugin_class()
-        return cls.identity_for(cls.options_model.model_validate({**self.options, **changes}))
+        data = dict(self.options)
+        for name, value in changes.items():
+            for key, item in (value.items() if isinstance(value, Together) else [(name, value)]):
+                if isinstance(value, Together) and item is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = item
+        return cls.identity_for(cls.options_model.model_validate(data))
 
     def test_options_model_rejects_unknown_keys(self):
         _rejects_unknown_options(self.plugin_class().options_model)
@@ -86,8 +99,32 @@ class IdentityContract:
             assert any(name in line for line in changes), (name, changes)
 
 
+#: English instructions every other language must reject: a script check that accepts them turns the
+#: ``wrong_language`` filter into a no-op for that language.
+ENGLISH_INSTRUCTIONS = (
+    "Summarize the following paragraph in two sentences.",
+    "Explain why the sky looks blue during the day.",
+    "List three ways to save money on groceries.",
+    "What is the capital of Australia?",
+    "Classify each animal as a mammal or a bird.",
+    "Write a short poem about the sea at night.",
+)
+#: Latin-script instructions in languages other than English (German, Vietnamese, Indonesian, French):
+#: a language written in another script must reject them as well.
+LATIN_SCRIPT_INSTRUCTIONS = (
+    "Beschreiben Sie kurz die Vorteile von Fahrrädern in der Stadt.",
+    "Hãy giải thích vì sao bầu trời có màu xanh.",
+    "Tuliskan tiga tips untuk menghemat uang belanja.",
+    "Écrivez une courte lettre de remerciement à un collègue.",
+)
+
+
 class LanguageConformance(IdentityContract):
-    """What every language plugin must do."""
+    """What every language plugin must do.
+
+    Beyond the basics, the script check must reject English (unless the language is English) and, for a
+    language not written in Latin letters (judged from ``sample``), Latin-script text in other languages.
+    """
 
     code: ClassVar[str] = ""
     distribution: ClassVar[str | None] = None  # check the registering distribution when set
@@ -137,6 +174,19 @@ class LanguageConformance(IdentityContract):
         if self.other:
             assert not language.is_in_language(self.other)
         assert not language.is_in_language("1234 !!!")
+
+    def test_script_check_rejects_english(self, language):
+        accepted = [text for text in ENGLISH_INSTRUCTIONS if language.is_in_language(text)]
+        if self.code.split("-")[0].lower() == "en":  # English itself must take every one of them
+            assert accepted == list(ENGLISH_INSTRUCTIONS)
+        else:
+            assert not accepted, f"is_in_language accepts English as '{self.code}': {accepted}"
+
+    def test_script_check_of_a_non_latin_script_rejects_latin_text(self, language):
+        if is_latin_script(self.sample):
+            pytest.skip("the language is written in Latin letters (see test_script_check_rejects_english)")
+        accepted = [text for text in LATIN_SCRIPT_INSTRUCTIONS if language.is_in_language(text)]
+        assert not accepted, f"is_in_language accepts Latin-script text as '{self.code}': {accepted}"
 
     def test_length_measure(self, language):
         assert language.count_words(self.sample) >= 1
@@ -383,14 +433,19 @@ class TrainerConformance:
         raise NotImplementedError("override make_trainer in your test class")
 
     @pytest.fixture
-    def job(self, tmp_path, make_trainer):
+    def train_options(self) -> dict[str, Any]:
+        """The trainer options of the suite's job: ``options``; override it when they need a fixture (a model folder)."""
+        return dict(self.options)
+
+    @pytest.fixture
+    def job(self, tmp_path, make_trainer, train_options):
         from factory.trainers import TrainJob
 
         data = tmp_path / "train.jsonl"
         rows = [{"instruction": f"Add {i} and {i}.", "input": "", "output": str(2 * i)} for i in range(8)]
         rows.append({"instruction": "Reverse the word.", "input": "factory", "output": "yrotcaf"})
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        options = type(make_trainer()).options_model.model_validate(self.options)
+        options = type(make_trainer()).options_model.model_validate(train_options)
         language = get_registry(refresh=True).get("language", self.language_code).obj()
         return TrainJob(data_files=[data], output_dir=tmp_path / "out", options=options, language=language)
 

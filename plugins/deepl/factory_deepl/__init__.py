@@ -1,4 +1,4 @@
-"""factory-deepl: the ``deepl`` translator plugin, on the official ``deepl`` client.
+"""koalpaca-factory-deepl: the ``deepl`` translator plugin, on the official ``deepl`` client.
 
 Registered through the ``factory`` entry-point group. Importing this package
 does not import ``deepl`` (that happens when a translator is built), so

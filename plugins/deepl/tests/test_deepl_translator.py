@@ -61,7 +61,7 @@ def test_plugin_is_registered_through_the_entry_point():
 
     entry = get_registry(refresh=True).get("translator", "deepl")
     assert entry.obj is DeepLTranslator
-    assert entry.distribution == "factory-deepl"
+    assert entry.distribution == "koalpaca-factory-deepl"
 
 
 def test_many_texts_go_in_few_requests_within_deepl_limits(server):

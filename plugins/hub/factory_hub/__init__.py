@@ -1,4 +1,4 @@
-"""factory-hub: the ``hub`` publisher (Hugging Face Hub datasets).
+"""koalpaca-factory-hub: the ``hub`` publisher (Hugging Face Hub datasets).
 
 Registered through the ``factory`` entry-point group. Importing this package
 does not import ``huggingface_hub`` (that happens on the first publish), so

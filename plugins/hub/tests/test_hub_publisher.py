@@ -10,6 +10,7 @@ import pytest
 from factory.errors import StopRun, UserError
 from factory.export import export_run
 from factory_hub.loopback import LoopbackHub
+from factory.testing.conformance import PublisherConformance
 from factory.testing.sample_run import write_sample_run
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
@@ -57,6 +58,18 @@ def pushed_files(hub: LoopbackHub, revision: str = "main") -> dict[str, bytes]:
     files = hub.files(REPO, revision)
     files.pop(".gitattributes")
     return files
+
+
+class TestHubPublisherConformance(PublisherConformance):
+    """The suite every publisher plugin runs, against the loopback Hub through the real client."""
+
+    @pytest.fixture
+    def make_publisher(self, hub):
+        return publisher
+
+    @pytest.fixture
+    def repo(self, hub):
+        return REPO
 
 
 def test_first_push_is_one_private_commit_with_every_file(hub, folder):

@@ -1,4 +1,4 @@
-"""factory-ja: the Japanese (``ja``) language plugin, on SudachiPy morphemes.
+"""koalpaca-factory-ja: the Japanese (``ja``) language plugin, on SudachiPy morphemes.
 
 Registered through the ``factory`` entry-point group. Importing this package
 does not import sudachipy: the dictionary loads on the first analysis.

@@ -22,12 +22,14 @@ from pydantic import Field
 from factory.contracts import Options
 
 from factory.languages import ALPACA_TEMPLATE, Language, PromptTemplate, PromptWording
+from factory.paths import packaged_seeds
 
 from factory_ja.analyzer import SPLIT_MODES, Morpheme, analyze
 from factory_ja.tokens import similarity_tokens, word_count
 from factory_ja.verb_object import verb_object
 
-_REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ja" / "seed_tasks.jsonl"
+#: seeds/ja/seed_tasks.jsonl, package data of factory_ja (in the repository, seeds/ja links to the top-level seeds/)
+_SEEDS = packaged_seeds("factory_ja", "ja")
 KANA = "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff"
 KANJI = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _KANA_RE = re.compile(f"[{KANA}]")
@@ -121,7 +123,7 @@ class Japanese(Language):
     report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
     )
-    default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
+    default_seeds: ClassVar[Path | None] = _SEEDS
 
     options_model: ClassVar[type[Options]] = JapaneseOptions
 

@@ -17,12 +17,11 @@ from factory_ja import Japanese
 from factory_ja.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parent / "data"
-REPO = Path(__file__).resolve().parents[3]
 
 
 class TestJapaneseConformance(LanguageConformance):
     code = "ja"
-    distribution = "factory-ja"
+    distribution = "koalpaca-factory-ja"
     sample = "次の文章を三文で要約してください。"
     other = "Please summarize the following paragraph in two sentences."
     mixed = "Pythonで1から10までの合計を求めるfor文を説明してください。"
@@ -212,10 +211,8 @@ def test_length_limits_follow_the_measured_morphemes_per_english_word(ja):
 
 
 def test_japanese_seed_set_passes_the_japanese_filters(ja):
-    seeds = REPO / "seeds" / "ja" / "seed_tasks.jsonl"
-    if not seeds.is_file():
-        pytest.skip("seeds/ja/seed_tasks.jsonl is not in this checkout")
-    assert Japanese.default_seeds == seeds
+    seeds = Japanese.default_seeds  # package data (tests/test_seeds.py checks it is the repository's seeds/ja)
+    assert seeds is not None and seeds.is_file()
     instructions = [json.loads(line)["instruction"] for line in seeds.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(instructions) >= 60
     for text in instructions:
@@ -343,7 +340,7 @@ def test_registered_through_the_entry_point():
     from factory.plugins import get_registry
 
     entry = get_registry(refresh=True).get("language", "ja")
-    assert entry.distribution == "factory-ja"
+    assert entry.distribution == "koalpaca-factory-ja"
     assert entry.obj is Japanese
 
 

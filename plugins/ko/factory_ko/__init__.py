@@ -1,4 +1,4 @@
-"""factory-ko: the Korean (``ko``) language plugin, on the Kiwi morphological analyzer.
+"""koalpaca-factory-ko: the Korean (``ko``) language plugin, on the Kiwi morphological analyzer.
 
 Registered through the ``factory`` entry-point group. Importing this package
 does not import kiwipiepy: Kiwi loads on the first tokenization.

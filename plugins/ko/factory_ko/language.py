@@ -18,11 +18,13 @@ from pydantic import Field
 
 from factory.contracts import Options
 from factory.languages import Language, PromptWording
+from factory.paths import packaged_seeds
 
 from factory_ko.kiwi import analyze
 from factory_ko.verb_object import verb_object
 
-_REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ko" / "seed_tasks.jsonl"
+#: seeds/ko/seed_tasks.jsonl, package data of factory_ko (in the repository, seeds/ko links to the top-level seeds/)
+_SEEDS = packaged_seeds("factory_ko", "ko")
 #: Hangul syllables, jamo, compatibility jamo and the extended jamo blocks.
 HANGUL = r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]"
 #: Symbol tags that are letters or numbers, kept (lowercased) even when symbols are dropped.
@@ -85,7 +87,7 @@ class Korean(Language):
     report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
     )
-    default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
+    default_seeds: ClassVar[Path | None] = _SEEDS
 
     options_model: ClassVar[type[Options]] = KoreanOptions
 

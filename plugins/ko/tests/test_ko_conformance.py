@@ -5,7 +5,7 @@ from factory.testing.conformance import LanguageConformance
 
 class TestKoreanConformance(LanguageConformance):
     code = "ko"
-    distribution = "factory-ko"
+    distribution = "koalpaca-factory-ko"
     sample = "다음 문단의 핵심 주장을 두 문장으로 요약하세요."
     other = "Summarize the main argument of the following paragraph in two sentences."
     mixed = "Python에서 리스트를 정렬하는 방법 3가지를 설명해 주세요."

@@ -18,7 +18,6 @@ from factory_ko import Korean
 from factory_ko.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parent / "data"
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +126,9 @@ def test_count_words_counts_eojeols_and_keeps_short_real_instructions(ko):
     assert Korean.max_instruction_words == 125
 
 
-def test_korean_seed_set_passes_the_korean_filters_when_present(ko):
-    seeds = REPO / "seeds" / "ko" / "seed_tasks.jsonl"
-    if not seeds.is_file():
-        pytest.skip("seeds/ko/seed_tasks.jsonl is not in this checkout")
-    assert Korean.default_seeds == seeds
+def test_korean_seed_set_passes_the_korean_filters(ko):
+    seeds = Korean.default_seeds  # package data (tests/test_seeds.py checks it is the repository's seeds/ko)
+    assert seeds is not None and seeds.is_file()
     instructions = [json.loads(line)["instruction"] for line in seeds.read_text(encoding="utf-8").splitlines() if line.strip()]
     for text in instructions:
         assert Korean.min_instruction_words <= ko.count_words(text) <= Korean.max_instruction_words, text
@@ -245,7 +242,7 @@ def test_registered_through_the_entry_point():
     from factory.plugins import get_registry
 
     entry = get_registry(refresh=True).get("language", "ko")
-    assert entry.distribution == "factory-ko"
+    assert entry.distribution == "koalpaca-factory-ko"
     assert entry.obj is Korean
 
 

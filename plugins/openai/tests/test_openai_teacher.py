@@ -185,7 +185,7 @@ def test_registered_through_the_entry_point_group():
     from factory.plugins import get_registry
 
     entry = get_registry(refresh=True).get("teacher", "openai")
-    assert entry.obj is OpenAITeacher and entry.distribution == "factory-openai"
+    assert entry.obj is OpenAITeacher and entry.distribution == "koalpaca-factory-openai"
 
 
 def test_importing_the_plugin_does_not_import_openai():

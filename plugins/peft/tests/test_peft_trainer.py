@@ -483,9 +483,9 @@ def test_registered_through_the_factory_entry_point(monkeypatch):
     from factory import plugins
 
     monkeypatch.delenv(plugins.DISABLE_AUTOLOAD_ENV, raising=False)
-    monkeypatch.setenv(plugins.ALLOW_LIST_ENV, "factory-peft")  # only this distribution's entry point
+    monkeypatch.setenv(plugins.ALLOW_LIST_ENV, "koalpaca-factory-peft")  # only this distribution's entry point
     entry = plugins.build_registry(plugins.build_plugin_manager()).get("trainer", "peft")
-    assert entry.obj is PeftTrainer and entry.distribution == "factory-peft" and entry.version == "0.1.0"
+    assert entry.obj is PeftTrainer and entry.distribution == "koalpaca-factory-peft" and entry.version == "0.1.0"
 
 
 def test_loading_the_plugin_and_printing_the_launch_stays_light():

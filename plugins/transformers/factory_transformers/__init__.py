@@ -1,4 +1,4 @@
-"""factory-transformers: the ``transformers`` teacher plugin (a local causal LM, or a GGUF file).
+"""koalpaca-factory-transformers: the ``transformers`` teacher plugin (a local causal LM, or a GGUF file).
 
 Registered through the ``factory`` entry-point group. Importing this package
 imports neither torch nor transformers (that happens when a teacher is

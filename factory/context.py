@@ -95,4 +95,5 @@ def build_teacher_client(ctx: RunContext, stage: str):
     section = ctx.loaded.data.get("teacher")
     if not isinstance(section, dict):
         raise UserError(f"{ctx.loaded.path}: this recipe needs a teacher section")
-    return build(section, usage=ctx.usage_for(stage), budget=ctx.budget, cache_path=ctx.run.cache_dir / "teacher.sqlite")
+    return build(section, usage=ctx.usage_for(stage), budget=ctx.budget, cache_path=ctx.run.cache_dir / "teacher.sqlite",
+                 report=ctx.progress.log)

@@ -47,6 +47,11 @@ class Usage:
     billed_characters: int = 0
     cached_characters: int = 0
     cost_usd: float = 0.0
+    #: streamed teacher replies: how many, their summed time to first token, and tokens over generation seconds
+    streamed_requests: int = 0
+    time_to_first_token_s: float = 0.0
+    streamed_completion_tokens: int = 0
+    stream_generation_s: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **amounts: float) -> None:
@@ -54,8 +59,19 @@ class Usage:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
 
+    def add_stream(self, completion: Any) -> None:
+        """Count one streamed reply (a :class:`~factory.teachers.Completion` with stream timings)."""
+        self.add(streamed_requests=1, time_to_first_token_s=completion.time_to_first_token_s or 0.0,
+                 streamed_completion_tokens=completion.completion_tokens,
+                 stream_generation_s=completion.generation_s or 0.0)
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items() if not k.startswith("_")}
+        data = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items() if not k.startswith("_")}
+        if self.streamed_requests:  # derived, for stats.json readers (load() ignores them)
+            data["mean_time_to_first_token_s"] = round(self.time_to_first_token_s / self.streamed_requests, 4)
+            if self.stream_generation_s > 0:
+                data["stream_tokens_per_s"] = round(self.streamed_completion_tokens / self.stream_generation_s, 2)
+        return data
 
     def load(self, data: dict[str, Any]) -> None:
         for key, value in data.items():

@@ -9,7 +9,8 @@ from factory.recipe import LoadedRecipe
 #: settings that change how fast or where we call, never what comes back
 _TEACHER_RUNTIME_KEYS = {"concurrency", "requests_per_minute", "tokens_per_minute", "max_attempts", "backoff_initial_s",
                          "backoff_max_s", "timeout_s", "price", "base_url", "api_key_env", "organization_env",
-                         "device", "batch_size", "max_batch_wait_ms", "torch_threads", "dtype"}
+                         "device", "batch_size", "max_batch_wait_ms", "torch_threads", "dtype",
+                         "mode", "stream", "structured_outputs", "batch_poll_s", "batch_max_requests", "batch_max_bytes"}
 _TRANSLATE_RUNTIME_KEYS = {"max_attempts", "backoff_initial_s", "price_per_million_chars", "server_url", "auth_key_env",
                            "concurrency", "max_texts_per_request", "max_request_bytes"}
 

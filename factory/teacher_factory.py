@@ -11,7 +11,7 @@ plugin's ``options_model``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pydantic
 
@@ -89,11 +89,13 @@ def build_teacher_client(
     cache_path: str | Path | None = None,
     where: str = "teacher",
     teacher: Any | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Any:
     """A TeacherClient for ``section`` (``{plugin: ..., <TeacherSettings keys>, <plugin options>}``).
 
     ``cache_path``: SQLite response cache file, or None for no response cache.
     ``teacher``: an already built plugin instance for this section, to reuse.
+    ``report``: where a teacher in batch mode shows batch states (the run's progress log).
     """
     from factory.teaching import ResponseCache, TeacherClient, TeacherSettings
 
@@ -102,6 +104,14 @@ def build_teacher_client(
     else:
         built = teacher
         core, options = build_teacher_parts(section, where)
+    journal = None
+    if getattr(built, "batch_mode", False):
+        if cache_path is None:
+            raise UserError(f"{where}.mode: batch needs the run folder's response cache, which {where} does not have; "
+                            "use the online mode here")
+        from factory.batch_journal import BatchJournal
+
+        journal = BatchJournal(cache_path, report)
     cache = ResponseCache(cache_path) if cache_path is not None else None
     return TeacherClient(
         built,
@@ -110,6 +120,7 @@ def build_teacher_client(
         usage=usage,
         budget=budget,
         price=teacher_price(type(built), options),
+        batch_journal=journal,
     )
 
 

@@ -10,7 +10,7 @@ exhausted quota). This server speaks enough of the OpenAI HTTP API for that:
   completions), with ``usage``, ``stop`` and ``max_tokens`` honoured
   (a text cut at ``max_tokens`` ends with ``finish_reason="length"``);
   ``stream: true`` answers server-sent events, one word a chunk
-  (``chunk_delay_s`` apart), with a usage chunk when the request asks for
+  (``chunk_delay_s`` apart, or spread over ``latency_s`` with ``stream_spread``), with a usage chunk when the request asks for
   ``stream_options.include_usage`` and ``stream_usage`` is on;
 - ``GET /v1/models``;
 - the Files and Batches endpoints (:mod:`factory_openai.loopback_batch`, as
@@ -68,6 +68,7 @@ FAULTS: dict[str, int] = {
     "404": 0,  # model not found
     "quota": 0,  # 429 with code insufficient_quota
     "stream_cut": 0,  # a streamed reply that stops after two chunks (the connection drops)
+    "stream_error": 0,  # a streamed reply with an error event after two chunks (as vLLM sends one)
 }
 #: ``error_style`` values: how error bodies are shaped
 ERROR_STYLES = ("openai", "detail", "message", "text")
@@ -97,6 +98,16 @@ def default_responder(request: dict[str, Any]) -> str:
         source = str(messages[-1].get("content", ""))
     words = _WORD.findall(str(source))[:12]
     return "loopback reply to: " + " ".join(words)
+
+
+def padded_responder(words: int) -> Responder:
+    """The default reply, lengthened with filler words to ``words`` words (benchmarks of long replies)."""
+
+    def respond(request: dict[str, Any]) -> str:
+        reply = default_responder(request).split()
+        return " ".join(reply + [f"word{i}" for i in range(max(0, words - len(reply)))])
+
+    return respond
 
 
 def _as_fault(item: Any) -> tuple | None:
@@ -255,15 +266,16 @@ class _Handler(LoopbackHandler):
             prompt = body.get("prompt", "")
             prompts = [{**body, "prompt": p} for p in prompt] if isinstance(prompt, list) else [body]
         replies = [owner._next_reply(view) for view in prompts]
+        spread = bool(body.get("stream")) and owner.stream_spread
         if owner.latency_s > 0:
-            owner._stop.wait(owner.latency_s)
+            owner._stop.wait(owner.latency_s * (0.1 if spread else 1.0))
         if body.get("stream"):
             self._stream(owner, chat, body, owner._build(chat, body, replies[:1]))
         else:
             self._send_json(200, owner._build(chat, body, replies))
 
     def _stream(self, owner: "LoopbackOpenAI", chat: bool, body: dict[str, Any], whole: dict[str, Any],
-                cut_after: int | None = None) -> None:
+                cut_after: int | None = None, fail: bool = False) -> None:
         """Send ``whole`` (a built response) as server-sent events in chunked transfer encoding."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -286,14 +298,27 @@ class _Handler(LoopbackHandler):
                 return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
             return {**head, "choices": [{"index": 0, "text": piece or "", "finish_reason": finish, "logprobs": None}]}
 
-        for number, piece in enumerate(_pieces(text)):
+        pieces = _pieces(text)
+        delay = owner.chunk_delay_s
+        if owner.stream_spread and pieces:  # the other 90% of the latency, spread over the chunks as they are made
+            delay = owner.latency_s * 0.9 / len(pieces)
+        due = time.monotonic()
+        for number, piece in enumerate(pieces):
+            if cut_after is not None and number >= cut_after and fail:
+                event({"error": {"object": "error", "message": "The engine died while generating (loopback).",
+                                 "type": "InternalServerError", "param": None, "code": 500}})
+                event(b"[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
             if cut_after is not None and number >= cut_after:
                 self.close_connection = True
                 self.connection.shutdown(2)  # mid-stream: no final chunk, no terminating zero-length chunk
                 return
             event(chunk(piece, None))
-            if owner.chunk_delay_s > 0:
-                owner._stop.wait(owner.chunk_delay_s)
+            if delay > 0:  # paced against the clock, so slow writes do not add up
+                due += delay
+                owner._stop.wait(max(0.0, due - time.monotonic()))
         event(chunk(None, choice["finish_reason"]))
         if owner.stream_usage and (body.get("stream_options") or {}).get("include_usage"):
             event({**head, "choices": [], "usage": whole["usage"]})
@@ -333,6 +358,10 @@ class _Handler(LoopbackHandler):
             chat = self.path.rstrip("/").endswith("chat/completions")
             whole = owner._build(chat, body, [Reply("this streamed reply will be cut after two words")])
             self._stream(owner, chat, body, whole, cut_after=2)
+        elif name == "stream_error":
+            chat = self.path.rstrip("/").endswith("chat/completions")
+            whole = owner._build(chat, body, [Reply("this streamed reply will fail after two words")])
+            self._stream(owner, chat, body, whole, cut_after=2, fail=True)
 
 
 def _format_seconds(value: Any) -> str:
@@ -379,6 +408,8 @@ class LoopbackOpenAI(LoopbackHTTPServer):
         self.supports_stream_options = True
         self.stream_usage = True  # send the usage chunk when the request asks for it
         self.chunk_delay_s = 0.0  # pause between two streamed chunks
+        #: stream a reply over ``latency_s`` as a server generating it would: first chunk after 10%, the rest spread
+        self.stream_spread = False
         self.requests: list[dict[str, Any]] = []
         self._faults: collections.deque[tuple] = collections.deque()
         self._script: collections.deque[tuple | Reply] = collections.deque()
@@ -530,13 +561,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each successful reply takes")
     parser.add_argument("--responder", help="MODULE:FUNCTION taking the request JSON and returning the reply text")
     parser.add_argument("--api-key", help="require this bearer key")
+    parser.add_argument("--reply-words", type=int, help="pad the default reply to this many words")
+    parser.add_argument("--stream-spread", action="store_true",
+                        help="stream replies over the latency (first chunk after 10%%) instead of all at once after it")
     parser.add_argument("--batch-duration", type=float, default=0.0, help="seconds a batch takes to complete")
     parser.add_argument("--max-batch-requests", type=int, help="most requests one batch may hold")
     parser.add_argument("--max-file-bytes", type=int, help="largest upload in bytes")
     args = parser.parse_args(argv)
 
+    responder = _load_responder(args.responder) if args.responder else None
+    if args.reply_words:
+        responder = padded_responder(args.reply_words)
     server = LoopbackOpenAI(
-        _load_responder(args.responder) if args.responder else None,
+        responder,
         latency_s=args.latency,
         api_key=args.api_key,
         log_path=args.log,
@@ -545,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.script:
         server.script(*load_script(args.script))
+    server.stream_spread = args.stream_spread
     server.batch_api.duration_s = args.batch_duration
     if args.max_batch_requests:
         server.batch_api.max_batch_requests = args.max_batch_requests

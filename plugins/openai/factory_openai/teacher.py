@@ -37,6 +37,7 @@ from factory.teaching import estimate_prompt_tokens, estimate_text_tokens
 
 from factory_openai.errors import parse_retry_after, server_message
 from factory_openai.prices import batch_price, list_price
+from factory_openai.sse import StreamState, sse_data
 
 log = logging.getLogger(__name__)
 
@@ -293,12 +294,13 @@ class OpenAITeacher:
                 optional.add("stream_options")
         shard = self._checkout()
         client = shard[0]
-        create = client.chat.completions.create if self.chat else client.completions.create
+        endpoint = client.chat.completions if self.chat else client.completions
         started = time.perf_counter()
         try:
-            response = await create(**kwargs)
             if self.options.stream:
-                return await self._read_stream(response, request, started)
+                async with endpoint.with_streaming_response.create(**kwargs) as streamed:
+                    return await self._read_stream(streamed.iter_lines(), request, started)
+            response = await endpoint.create(**kwargs)
         except openai.APIError as exc:
             error = self._translate(exc)
             field = _refused_field(error, optional)
@@ -313,38 +315,42 @@ class OpenAITeacher:
             shard[1] -= 1
         return self._completion(response, request, self.chat)
 
-    async def _read_stream(self, stream: Any, request: TeacherRequest, started: float) -> Completion:
-        """Text, finish reason and usage from a stream; usage from its last chunk, or counted when the server sends none."""
-        parts: list[str] = []
-        finish: str | None = None
-        usage: Any = None
+    async def _read_stream(self, lines: Any, request: TeacherRequest, started: float) -> Completion:
+        """Text, finish reason and usage from a stream's lines (:mod:`factory_openai.sse`); usage from the last chunk,
+        or counted (one chunk a token) when the server sends none."""
+        state = StreamState(self.chat)
         first: float | None = None
-        response_id = model = None
-        async for chunk in stream:
-            response_id, model = getattr(chunk, "id", response_id), getattr(chunk, "model", model)
-            if getattr(chunk, "usage", None) is not None:
-                usage = chunk.usage
-            for choice in getattr(chunk, "choices", None) or ():
-                if getattr(choice, "index", 0) not in (0, None):
-                    continue
-                piece = getattr(getattr(choice, "delta", None), "content", None) if self.chat else getattr(choice, "text", None)
-                if piece:
-                    first = time.perf_counter() if first is None else first
-                    parts.append(piece)
-                finish = getattr(choice, "finish_reason", None) or finish
+        async for payload in sse_data(lines):
+            try:
+                chunk = json.loads(payload)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise self._stream_error(chunk["error"])
+                if state.add(chunk) and first is None:
+                    first = time.perf_counter()
+            except ValueError as exc:
+                raise RetryableTeacherError(f"malformed stream event: {exc}") from None
         end = time.perf_counter()
-        if finish is None:
+        if state.finish_reason is None:
             raise RetryableTeacherError("malformed response: the stream ended before the reply finished")
-        text = "".join(parts)
-        raw: dict[str, Any] = {"id": response_id, "model": model, "streamed": True}
-        if usage is not None and isinstance(getattr(usage, "prompt_tokens", None), int):
-            prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens or 0
+        raw: dict[str, Any] = {"id": state.response_id, "model": state.model, "streamed": True}
+        usage = state.usage or {}
+        if isinstance(usage.get("prompt_tokens"), int):
+            prompt_tokens, completion_tokens = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
         else:  # no usage chunk: one chunk per token is what OpenAI, vLLM and llama.cpp send
-            prompt_tokens, completion_tokens = estimate_prompt_tokens(request), len(parts)
+            prompt_tokens, completion_tokens = estimate_prompt_tokens(request), len(state.pieces)
             raw["usage_estimated"] = True
         first = end if first is None else first
-        return Completion(text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          raw=raw, time_to_first_token_s=first - started, generation_s=end - first)
+        return Completion(text="".join(state.pieces), finish_reason=state.finish_reason, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens, raw=raw, time_to_first_token_s=first - started,
+                          generation_s=end - first)
+
+    def _stream_error(self, error: Any) -> TeacherError:
+        """An error event inside a stream: by its status code when it has one, else retryable."""
+        message = self._scrub(server_message(error) or "the server failed during the stream")
+        code = error.get("code") if isinstance(error, dict) else None
+        if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
+            return self.status_error(int(code), message)
+        return RetryableTeacherError(f"error during the stream: {message}")
 
     async def complete_batch(self, jobs: Sequence[tuple[str, TeacherRequest]], journal: BatchJournal
                              ) -> Mapping[str, Completion | TeacherError]:

@@ -168,3 +168,25 @@ def test_retried_error_lines_carry_the_server_message(server, caplog):
         assert asyncio.run(go()).text
     assert any("500 The server had an error while processing the request (loopback).; retry 1" in r.getMessage()
                for r in caplog.records)
+
+
+def test_an_error_event_inside_a_stream_carries_the_server_message(server):
+    server.inject(("stream_error",))
+    with pytest.raises(RetryableTeacherError, match="500 The engine died while generating"):
+        ask(make(server, stream=True), TeacherRequest(prompt=PROMPT))
+
+
+def test_sse_data_joins_lines_skips_comments_and_stops_at_done():
+    from factory_openai.sse import sse_data
+
+    async def collect(lines):
+        async def feed():
+            for line in lines:
+                yield line
+
+        return [payload async for payload in sse_data(feed())]
+
+    lines = [": keep-alive", "", "event: message", "data: {\"a\":", "data: 1}", "", "data:{\"b\": 2}", "",
+             "data: [DONE]", "", "data: {\"after\": true}", ""]
+    assert asyncio.run(collect(lines)) == ['{"a":\n1}', '{"b": 2}']
+    assert asyncio.run(collect(["data: {\"tail\": 1}"])) == ['{"tail": 1}']  # no blank line before the end

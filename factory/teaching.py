@@ -232,8 +232,11 @@ class TeacherClient:
         self.cache = cache
         self.usage = usage
         self.budget = budget
-        #: set for a teacher in batch mode: complete_many then goes through its batch API (_complete_batched)
-        self.batch_journal = batch_journal
+        #: set for a teacher in batch mode: requests then go through its batch API (_complete_batched)
+        batch_mode = bool(getattr(teacher, "batch_mode", False))
+        self.batch_journal = batch_journal if batch_mode else None
+        if batch_mode and batch_journal is None:
+            raise ValueError(f"teacher {teacher.identity} is in batch mode: give the TeacherClient a batch_journal")
         if settings.price is not None:
             price = TokenPrice(settings.price.input_per_1m, settings.price.output_per_1m)
         self.price: TokenPrice = price or TokenPrice()
@@ -269,6 +272,11 @@ class TeacherClient:
         """
         if self._stopped is not None:
             raise self._stopped
+        if self.batch_journal is not None:  # a teacher in batch mode: a batch of one, at the batch price
+            (result,) = await self._complete_batched([request])
+            if isinstance(result, TeacherRequestFailed):
+                raise result
+            return result
         key = request.cache_key(self.identity)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -305,7 +313,7 @@ class TeacherClient:
         still finish (and are cached) before it is raised. A teacher in batch
         mode gets all cache misses at once (:meth:`_complete_batched`).
         """
-        if self.batch_journal is not None and getattr(self.teacher, "batch_mode", False):
+        if self.batch_journal is not None:
             return await self._complete_batched(requests)
         results: list[Completion | TeacherRequestFailed | None] = [None] * len(requests)
         async for index, result in self.complete_iter(requests):
@@ -432,99 +440,13 @@ class TeacherClient:
         return completion
 
     async def _complete_batched(self, requests: Sequence[TeacherRequest]) -> list[Completion | TeacherRequestFailed]:
-        """All cache misses of ``requests`` through the teacher's batch API, results in request order.
+        """All cache misses of ``requests`` through the teacher's batch API, with the same cache, usage and
+        budget accounting as single requests (:mod:`factory.batch_client`); results in request order."""
+        from factory.batch_client import BatchedCall
 
-        The same cache, usage counters and budget as single requests: each
-        request reserves its upper estimate before it is submitted (those that
-        do not fit the budget are not submitted, and the budget stop is raised
-        after the others are cached), each answer is cached and settled as it
-        comes back, and only requests that failed retryably are submitted again,
-        up to ``max_attempts``. No per-attempt timeout: a batch may take its
-        whole completion window.
-        """
         if self._stopped is not None:
             raise self._stopped
-        assert self.batch_journal is not None
-        keys = [request.cache_key(self.identity) for request in requests]
-        done: dict[str, Completion] = {}
-        todo: dict[str, TeacherRequest] = {}
-        for key, request in zip(keys, requests):
-            hit = self.cache.get(key) if self.cache is not None else None
-            if hit is not None:
-                done[key] = hit
-            elif key not in todo:
-                todo[key] = request
-        self.usage.add(cached_requests=len(requests) - len(todo))  # cache hits and duplicates within the call
-        failed: dict[str, TeacherRequestFailed] = {}
-        last: dict[str, RetryableTeacherError] = {}
-        stop: StopRun | None = None
-        attempt = 0
-        while todo and stop is None and attempt < self.settings.max_attempts:
-            if attempt:
-                error = next(iter(last.values()), None)
-                delay = self._backoff(attempt, error.retry_after if error else None)
-                log.info("teacher %s: %d batch request(s) to resubmit (%s); retry %d in %.2fs",
-                         self.identity, len(todo), error, attempt, delay)
-                await asyncio.sleep(delay)
-            attempt += 1
-            reserved: dict[str, float] = {}
-            for key, request in todo.items():
-                estimate = self.cost(estimate_prompt_tokens(request), request.max_tokens)
-                if self.budget is not None:
-                    try:
-                        self.budget.reserve(estimate)
-                    except BudgetExceeded as exc:
-                        stop = self._stop(exc)
-                        break
-                reserved[key] = estimate
-            if not reserved:
-                break
-            self.usage.add(**({"requests": len(reserved)} if attempt == 1 else {"retries": len(reserved)}))
-            try:
-                outcome = await self.teacher.complete_batch([(key, todo[key]) for key in reserved], self.batch_journal)
-            except RetryableTeacherError as exc:
-                outcome = {key: exc for key in reserved}
-            except FatalTeacherError as exc:
-                outcome, stop = {}, self._stop(TeacherStopped(f"teacher {self.identity}: {exc}", exc.status))
-            except BaseException:  # cancelled, or a plugin bug: release the reservations before leaving
-                if self.budget is not None:
-                    for estimate in reserved.values():
-                        self.budget.settle(estimate, 0.0)
-                raise
-            for key, estimate in reserved.items():
-                result = outcome.get(key) or RetryableTeacherError("no result for this request in the batch output")
-                spent = self.cost(result.prompt_tokens, result.completion_tokens) if isinstance(result, Completion) else 0.0
-                if self.budget is not None:
-                    self.budget.settle(estimate, spent)
-                if isinstance(result, Completion):
-                    if self.cache is not None:
-                        self.cache.put(key, result)
-                    self.usage.add(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                                   cost_usd=spent)
-                    done[key] = result
-                    del todo[key]
-                    last.pop(key, None)
-                elif isinstance(result, FatalTeacherError):
-                    stop = stop or self._stop(TeacherStopped(f"teacher {self.identity}: {result}", result.status))
-                    failed[key] = TeacherRequestFailed(todo.pop(key), attempt, str(result), result.status)
-                else:
-                    last[key] = result if isinstance(result, RetryableTeacherError) else RetryableTeacherError(str(result))
-        for key, request in todo.items():
-            error = last.get(key)
-            reason = str(error) if error else "not submitted"
-            if error is not None:
-                self.usage.add(failed_requests=1)
-                log.warning("teacher %s: batch request failed after %d attempt(s): %s", self.identity, attempt, reason)
-            failed[key] = TeacherRequestFailed(request, attempt, reason, error.status if error else None)
-        if stop is not None:
-            raise stop
-        seen: set[str] = set()
-        results: list[Completion | TeacherRequestFailed] = []
-        for key in keys:
-            result = done.get(key) or failed[key]
-            results.append(replace(result, cached=True) if key in seen and isinstance(result, Completion) else result)
-            seen.add(key)
-        return results
+        return await BatchedCall(self, requests).run()
 
     def _backoff(self, retry: int, retry_after: float | None) -> float:
         """Full jitter: uniform in [0, min(max, initial * 2**(retry-1))], never shorter than Retry-After."""

@@ -57,6 +57,8 @@ BATCH_MAX_BYTES = 200 * 1000 * 1000
 _TYPED = {"model", "messages", "prompt", "max_tokens", "temperature", "top_p", "stop", "response_format"}
 #: body keys the teacher owns (streaming must be read by it): refused in ``extra_body``
 _TRANSPORT_KEYS = ("stream", "stream_options")
+#: fields the teacher adds that a server may not know; a 400 naming one turns it off for that server
+_OPTIONAL_FIELDS = ("response_format", "stream_options")
 
 
 class OpenAITeacherOptions(pydantic.BaseModel, extra="forbid"):
@@ -270,13 +272,14 @@ class OpenAITeacher:
         return {"type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.as_dict(), "strict": schema.strict}}
 
     async def complete(self, request: TeacherRequest) -> Completion:
-        while True:
+        for _ in range(len(_OPTIONAL_FIELDS)):
             try:
                 return await self._complete_once(request)
             except _Refused as refused:  # resend without the optional field the server does not know
                 log.warning("teacher %s: the server refused '%s' (%s); sending requests without it",
                             self.identity, refused.field, refused.error)
                 self.refused.add(refused.field)
+        return await self._complete_once(request)  # every optional field is off by now
 
     async def _complete_once(self, request: TeacherRequest) -> Completion:
         import openai

@@ -200,6 +200,23 @@ def test_a_kill_after_creation_before_journaling_finds_the_batch_on_the_server(s
     assert server.count("/v1/files") == 1 and server.count("/v1/batches") == 1  # found by its input file, not re-created
 
 
+def test_a_single_request_in_batch_mode_is_a_batch_of_one(server, tmp_path):
+    usage = Usage()
+    client = make_client(server, tmp_path, usage=usage)
+
+    async def go():
+        try:
+            return await client.complete(requests_for(1)[0])
+        finally:
+            await client.aclose()
+
+    completion = asyncio.run(go())
+    assert completion.raw["batch_id"] and server.count("/v1/batches") == 1
+    assert usage.cost_usd == pytest.approx(batch_price(MODEL).cost(completion.prompt_tokens, completion.completion_tokens))
+    with pytest.raises(ValueError, match="batch mode: give the TeacherClient a batch_journal"):
+        TeacherClient(client.teacher, TeacherSettings(), cache=None, usage=Usage(), budget=None)
+
+
 def test_batch_mode_options_are_validated():
     from factory.errors import UserError
 

@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|",
         f"| as it generates it (first chunk at 0.1 L, the rest spread over L) | {runs_text(streaming['spread']['plain'])} "
         f"| {runs_text(streaming['spread']['stream'])} | **{overhead['spread']:+.1%}** (target < {STREAM_OVERHEAD_TARGET:.0%}) |",
-        f"| all at once after L (worst case: {n * REPLY_WORDS:,} chunks in a burst) | {runs_text(streaming['burst']['plain'])} "
+        f"| all at once after L (worst case: {min(n, c) * REPLY_WORDS:,} chunks at once) | {runs_text(streaming['burst']['plain'])} "
         f"| {runs_text(streaming['burst']['stream'])} | {overhead['burst']:+.1%} |",
         f"| the same burst read with the `openai` client's own chunk objects | | {runs_text(sdk_runs)} "
         f"| {min(sdk_runs) / min(streaming['burst']['plain']) - 1:+.1%} |",

@@ -117,7 +117,7 @@ class RunContext:
         if spec is None:
             raise UserError(f"{self.loaded.path}: this recipe needs a teacher section")
         return spec.client(usage=self.usage_for(stage), budget=self.budget, teacher=teacher,
-                           cache_path=self.run.cache_dir / TEACHER_CACHE)
+                           cache_path=self.run.cache_dir / TEACHER_CACHE, report=self.progress.log)
 
 
 def file_sha256(path: Path) -> str:

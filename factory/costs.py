@@ -56,6 +56,11 @@ class Usage:
     cost_usd: float = 0.0
     estimated_usd: float = 0.0
     unsettled_requests: int = 0
+    #: streamed teacher replies: how many, their summed time to first token, and tokens over generation seconds
+    streamed_requests: int = 0
+    time_to_first_token_s: float = 0.0
+    streamed_completion_tokens: int = 0
+    stream_generation_s: float = 0.0
     stage: str = field(default="", repr=False, compare=False)
     ledger: Any = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -71,12 +76,21 @@ class Usage:
         if self.ledger is not None:
             self.ledger.record(self.stage, amounts)
 
-    def reserve(self, estimate_usd: float, **amounts: float) -> int | None:
+    def reserve(self, estimate_usd: float, key: str | None = None, **amounts: float) -> int | None:
         """A paid request about to be sent (its estimate is written down first); returns a token for :meth:`settle`."""
         self._bump(amounts)
         if self.ledger is None:
             return None
-        return self.ledger.reserve(self.stage, estimate_usd, amounts)
+        return self.ledger.reserve(self.stage, estimate_usd, amounts, key)
+
+    def adopt(self, key: str) -> int | None:
+        """Take over an earlier process's unsettled row for request ``key`` (already counted: nothing is added)."""
+        if self.ledger is None:
+            return None
+        token = self.ledger.adopt(key)
+        if token is not None:
+            self.unsettled_requests = max(0, self.unsettled_requests - 1)
+        return token
 
     def settle(self, token: int | None, **amounts: float) -> None:
         """What a reserved request really used (zero amounts for an unbilled failure)."""
@@ -84,9 +98,20 @@ class Usage:
         if self.ledger is not None and token is not None:
             self.ledger.settle(token, amounts)
 
+    def add_stream(self, completion: Any) -> None:
+        """Count one streamed reply (a :class:`~factory.teachers.Completion` with stream timings)."""
+        self.add(streamed_requests=1, time_to_first_token_s=completion.time_to_first_token_s or 0.0,
+                 streamed_completion_tokens=completion.completion_tokens,
+                 stream_generation_s=completion.generation_s or 0.0)
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()
+        data = {k: (round(v, 9) if isinstance(v, float) else v) for k, v in self.__dict__.items()
                 if not k.startswith("_") and k not in ("stage", "ledger")}
+        if self.streamed_requests:  # derived, for stats.json readers (load() ignores them)
+            data["mean_time_to_first_token_s"] = round(self.time_to_first_token_s / self.streamed_requests, 4)
+            if self.stream_generation_s > 0:
+                data["stream_tokens_per_s"] = round(self.streamed_completion_tokens / self.stream_generation_s, 2)
+        return data
 
     def load(self, data: dict[str, Any]) -> None:
         for key, value in data.items():

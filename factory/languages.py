@@ -22,10 +22,13 @@ from factory.contracts import Options, Plugin
 class PromptWording:
     """How the self-instruct prompt is worded in this language.
 
-    ``header`` precedes the numbered demonstrations; the labels name the
-    parts of each numbered task (``1. Instruction:``); ``noinput`` marks a
-    task without input, and ``noinput_aliases`` are other spellings a teacher
-    may produce for it (localized equivalents).
+    ``header`` precedes the numbered demonstrations; ``{count}`` in it becomes
+    the number of new tasks the prompt asks for (it follows ``num_tasks``).
+    The labels name the parts of each numbered task (``1. Instruction:``);
+    ``noinput`` marks a task without input, and ``noinput_aliases`` are other
+    spellings a teacher may produce for that marker (localized equivalents).
+    List explicit markers only: a word such as "None" or "N/A" can be a real
+    input or answer, and every alias empties an input and rejects an output.
     """
 
     header: str

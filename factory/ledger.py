@@ -35,14 +35,18 @@ from factory.sqlite_cache import SQLiteCache
 
 #: usage counters a ledger row carries (the columns of the ``spend`` table)
 COUNTERS = ("requests", "cached_requests", "failed_requests", "retries", "prompt_tokens", "completion_tokens",
-            "billed_characters", "cached_characters", "cost_usd")
+            "billed_characters", "cached_characters", "cost_usd", "streamed_requests", "time_to_first_token_s",
+            "streamed_completion_tokens", "stream_generation_s")
 #: counters that cost nothing and may be buffered until the next flush
-FREE_COUNTERS = {"cached_requests", "cached_characters"}
+FREE_COUNTERS = {"cached_requests", "cached_characters", "streamed_requests", "time_to_first_token_s",
+                 "streamed_completion_tokens", "stream_generation_s"}
+#: counters stored as REAL
+_REAL = {"cost_usd", "time_to_first_token_s", "stream_generation_s"}
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS spend (id INTEGER PRIMARY KEY, stage TEXT NOT NULL, state TEXT NOT NULL, "
-    "pid INTEGER NOT NULL, estimate_usd REAL NOT NULL DEFAULT 0, "
-    + ", ".join(f"{name} {'REAL' if name == 'cost_usd' else 'INTEGER'} NOT NULL DEFAULT 0" for name in COUNTERS)
+    "pid INTEGER NOT NULL, key TEXT, estimate_usd REAL NOT NULL DEFAULT 0, "
+    + ", ".join(f"{name} {'REAL' if name in _REAL else 'INTEGER'} NOT NULL DEFAULT 0" for name in COUNTERS)
     + ", created REAL NOT NULL)"
 )
 
@@ -76,9 +80,19 @@ class Ledger(SQLiteCache):
         if paid:
             self._insert(stage, "settled", 0.0, paid)
 
-    def reserve(self, stage: str, estimate_usd: float, amounts: dict[str, float]) -> int:
-        """A request about to be sent; returns the row to settle."""
-        return self._insert(stage, "reserved", estimate_usd, amounts)
+    def reserve(self, stage: str, estimate_usd: float, amounts: dict[str, float], key: str | None = None) -> int:
+        """A request about to be sent; returns the row to settle. ``key`` (the request's cache key) lets a later
+        process take the row over when it collects the same request instead of sending it again (a batch)."""
+        return self._insert(stage, "reserved", estimate_usd, amounts, key)
+
+    def adopt(self, key: str) -> int | None:
+        """The unsettled row an earlier process wrote for request ``key``, now this process's to settle."""
+        row = self._fetch_one("SELECT id FROM spend WHERE key = ? AND state = 'unsettled' ORDER BY id DESC LIMIT 1",
+                              (key,))
+        if row is None:
+            return None
+        self._write("UPDATE spend SET state = 'reserved', pid = ? WHERE id = ?", (os.getpid(), row[0]))
+        return int(row[0])
 
     def settle(self, row: int, amounts: dict[str, float]) -> None:
         """The real amounts of a reserved request (added to what the reservation already counted)."""
@@ -98,13 +112,14 @@ class Ledger(SQLiteCache):
         for stage, amounts in buffer.items():
             self._insert(stage, "settled", 0.0, amounts)
 
-    def _insert(self, stage: str, state: str, estimate_usd: float, amounts: dict[str, float]) -> int:
+    def _insert(self, stage: str, state: str, estimate_usd: float, amounts: dict[str, float],
+                key: str | None = None) -> int:
         _check(amounts)
-        names = ", ".join(("stage", "state", "pid", "estimate_usd", *amounts, "created"))
-        marks = ", ".join("?" for _ in range(5 + len(amounts)))
+        names = ", ".join(("stage", "state", "pid", "key", "estimate_usd", *amounts, "created"))
+        marks = ", ".join("?" for _ in range(6 + len(amounts)))
         with self._lock:
             cursor = self._conn.execute(f"INSERT INTO spend ({names}) VALUES ({marks})",
-                                        (stage, state, os.getpid(), estimate_usd, *amounts.values(), time.time()))
+                                        (stage, state, os.getpid(), key, estimate_usd, *amounts.values(), time.time()))
             return int(cursor.lastrowid)
 
     # -- reading ---------------------------------------------------------------------------

@@ -41,6 +41,10 @@ class UsageStats(_Model):
     #: spend known only by its estimate: requests in flight when an earlier process died (not in cost_usd)
     estimated_usd: float = 0.0
     unsettled_requests: int = 0
+    streamed_requests: int = 0
+    time_to_first_token_s: float = 0.0
+    streamed_completion_tokens: int = 0
+    stream_generation_s: float = 0.0
 
     def __add__(self, other: "UsageStats") -> "UsageStats":
         return UsageStats(**{name: getattr(self, name) + getattr(other, name) for name in UsageStats.model_fields})

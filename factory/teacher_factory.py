@@ -17,7 +17,7 @@ Use :data:`TeacherField` as the type of a plugin option that names a teacher::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pydantic
 from pydantic_core import core_schema
@@ -130,13 +130,26 @@ class TeacherSpec:
         return self.cls(self.options)
 
     def client(self, *, usage: Usage, budget: Budget | None, cache_path: str | Path | None = None,
-               teacher: Any | None = None, ledger: Any | None = None, stage: str = "") -> Any:
-        """A TeacherClient around this teacher (``teacher``: an instance already built from this spec)."""
+               teacher: Any | None = None, report: Callable[[str], None] | None = None, where: str = "teacher") -> Any:
+        """A TeacherClient around this teacher (``teacher``: an instance already built from this spec).
+
+        ``cache_path``: the SQLite response cache, or None for none. ``report``: where a teacher in batch
+        mode shows batch states (the run's progress log); its batch journal lives beside the cache.
+        """
         from factory.teaching import ResponseCache, TeacherClient
 
+        built = teacher if teacher is not None else self.build()
+        journal = None
+        if getattr(built, "batch_mode", False):
+            if cache_path is None:
+                raise UserError(f"{where}.mode: batch needs the run folder's response cache, which {where} does not "
+                                "have; use the online mode here")
+            from factory.batch_journal import BatchJournal
+
+            journal = BatchJournal(cache_path, report)
         cache = ResponseCache(cache_path) if cache_path is not None else None
-        return TeacherClient(teacher if teacher is not None else self.build(), self.settings, cache=cache,
-                             usage=usage, budget=budget, price=self.price(), label=self.provenance().label)
+        return TeacherClient(built, self.settings, cache=cache, usage=usage, budget=budget, price=self.price(),
+                             label=self.provenance().label, batch_journal=journal)
 
 
 #: The type of a plugin option that names a teacher (a full teacher section).

@@ -10,6 +10,10 @@ alone (nothing is built for validation, fingerprints or ``--estimate``):
 ``identity_for`` (what changes outputs; part of every cache key),
 ``describe_for`` (model and endpoint, for the manifest and the dataset card),
 ``price_for`` (USD per 1M tokens) and ``requirements_for`` (packages, keys).
+
+A teacher whose vendor has a batch API may also take many requests at once (see
+:class:`Teacher`); the core then gives it a :class:`~factory.batch_journal.BatchJournal`
+to record what it submitted, so a killed run resumes the same batches.
 """
 
 from __future__ import annotations
@@ -17,12 +21,33 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
 from factory.contracts import Plugin
 from factory.costs import TokenPrice
+
+if TYPE_CHECKING:
+    from factory.batch_journal import BatchJournal
+
+
+@dataclass(frozen=True)
+class ResponseSchema:
+    """The JSON schema a reply must follow (structured outputs); built by :mod:`factory.structured`.
+
+    ``schema`` is the schema's canonical JSON text (sorted keys), so a request
+    stays hashable and its cache key stable. A teacher sends it where its
+    server supports schema-constrained decoding and ignores it otherwise; the
+    caller validates the reply either way.
+    """
+
+    name: str
+    schema: str
+    strict: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(self.schema)
 
 
 @dataclass(frozen=True)
@@ -43,10 +68,14 @@ class TeacherRequest:
     #: Distinguishes requests that are otherwise identical but should get their own sampled answer
     #: (self-instruct may draw the same demonstrations twice). Part of the cache key; never sent.
     sample: str = ""
+    #: the reply must be JSON following this schema (``factory.structured``); None for free text
+    response_schema: ResponseSchema | None = None
 
     def cache_key(self, teacher_identity: str) -> str:
         """Digest of this request under a teacher's identity key (:attr:`Teacher.identity_key`)."""
         payload = {"teacher": teacher_identity, **asdict(self)}
+        if payload["response_schema"] is None:  # fields added later stay out of the key when unset: old caches still hit
+            del payload["response_schema"]
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -66,6 +95,9 @@ class Completion:
     completion_tokens: int = 0
     cached: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    #: streamed replies only: seconds from sending the request to the first text, and from there to the end
+    time_to_first_token_s: float | None = None
+    generation_s: float | None = None
 
 
 class TeacherError(Exception):
@@ -112,9 +144,29 @@ class TeacherProvenance(TeacherDescription):
 
 
 class Teacher(Plugin):
-    """Base class of teacher plugins; built as ``cls(options)`` from the recipe's ``teacher`` section."""
+    """Base class of teacher plugins; built as ``cls(options)`` from the recipe's ``teacher`` section.
+
+    Batch mode (optional). A teacher whose ``batch_mode`` attribute is True
+    also provides ``async complete_batch(jobs, journal)``. ``jobs`` is a
+    sequence of ``(custom_id, request)`` pairs (the custom id is the request's
+    cache key: unique, and the same in a resumed run); the result maps each
+    custom id to a :class:`Completion` or to the Retryable/FatalTeacherError
+    that request met (a missing id counts as retryable). The core sends every
+    cache miss of one ``TeacherClient.complete_many`` call in one
+    ``complete_batch`` call, caches and accounts each result as it would a
+    single request, and resubmits only the retryable failures (up to
+    ``max_attempts``). The teacher records what it submitted in ``journal``
+    (:class:`~factory.batch_journal.BatchJournal`, stored beside the response
+    cache) *before* waiting on it, looks there first for custom ids already in
+    a batch, and polls that batch instead of submitting them again. It may
+    raise RetryableTeacherError (nothing was submitted) or FatalTeacherError
+    for the whole call. ``journal.report(line)`` shows batch states to the user.
+    :class:`BatchTeacher` spells this out.
+    """
 
     kind: ClassVar[str] = "teacher"
+    #: True when requests go through the vendor's batch API (``complete_batch``)
+    batch_mode: bool = False
 
     @classmethod
     def describe_for(cls, options: BaseModel) -> TeacherDescription:
@@ -138,3 +190,12 @@ class Teacher(Plugin):
 
     async def aclose(self) -> None:
         """Release connections and models."""
+
+
+class BatchTeacher(Teacher):
+    """A teacher with a batch mode (see :class:`Teacher`); the core uses it when ``batch_mode`` is True."""
+
+    async def complete_batch(self, jobs: Sequence[tuple[str, TeacherRequest]], journal: "BatchJournal"
+                             ) -> Mapping[str, Completion | TeacherError]:
+        """Run every job through the vendor's batch API; the result of each custom id."""
+        raise NotImplementedError

@@ -36,6 +36,7 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 import pydantic
 from pydantic import Field
 
+from factory.batch_journal import BatchJournal
 from factory.costs import Budget, BudgetExceeded, TokenPrice, Usage
 from factory.errors import StopRun
 from factory.sqlite_cache import SQLiteCache
@@ -225,12 +226,18 @@ class TeacherClient:
         budget: Budget | None,
         price: TokenPrice | None = None,
         label: str | None = None,
+        batch_journal: BatchJournal | None = None,
     ):
         self.teacher = teacher
         self.settings = settings
         self.cache = cache
         self.usage = usage
         self.budget = budget
+        #: set for a teacher in batch mode: requests then go through its batch API (_complete_batched)
+        batch_mode = bool(getattr(teacher, "batch_mode", False))
+        self.batch_journal = batch_journal if batch_mode else None
+        if batch_mode and batch_journal is None:
+            raise ValueError(f"teacher {teacher.identity} is in batch mode: give the TeacherClient a batch_journal")
         if settings.price is not None:
             price = TokenPrice(settings.price.input_per_1m, settings.price.output_per_1m)
         self.price: TokenPrice = price or TokenPrice()
@@ -273,6 +280,11 @@ class TeacherClient:
         """
         if self._stopped is not None:
             raise self._stopped
+        if self.batch_journal is not None:  # a teacher in batch mode: a batch of one, at the batch price
+            (result,) = await self._complete_batched([request])
+            if isinstance(result, TeacherRequestFailed):
+                raise result
+            return result
         key = request.cache_key(self.teacher.identity_key)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -306,8 +318,11 @@ class TeacherClient:
         """All requests concurrently (bounded by ``settings.concurrency``), results in request order.
 
         On a :class:`~factory.errors.StopRun` the requests already in flight
-        still finish (and are cached) before it is raised.
+        still finish (and are cached) before it is raised. A teacher in batch
+        mode gets all cache misses at once (:meth:`_complete_batched`).
         """
+        if self.batch_journal is not None:
+            return await self._complete_batched(requests)
         results: list[Completion | TeacherRequestFailed | None] = [None] * len(requests)
         async for index, result in self.complete_iter(requests):
             results[index] = result
@@ -431,7 +446,18 @@ class TeacherClient:
                     self.usage.settle(token)
         if state.token_bucket is not None:
             state.token_bucket.refund(estimated_tokens - completion.prompt_tokens - completion.completion_tokens)
+        if completion.time_to_first_token_s is not None:
+            self.usage.add_stream(completion)
         return completion
+
+    async def _complete_batched(self, requests: Sequence[TeacherRequest]) -> list[Completion | TeacherRequestFailed]:
+        """All cache misses of ``requests`` through the teacher's batch API, with the same cache, usage and
+        budget accounting as single requests (:mod:`factory.batch_client`); results in request order."""
+        from factory.batch_client import BatchedCall
+
+        if self._stopped is not None:
+            raise self._stopped
+        return await BatchedCall(self, requests).run()
 
     def _backoff(self, retry: int, retry_after: float | None) -> float:
         """Full jitter: uniform in [0, min(max, initial * 2**(retry-1))], never shorter than Retry-After."""

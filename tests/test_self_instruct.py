@@ -1,10 +1,7 @@
-"""The self-instruct method: prompts are reproducible, and on Alpaca's output format our parser and
-filters decide exactly as Alpaca's rules do."""
+"""The self-instruct method: prompts are reproducible, responses become records with reasons for every
+rejection (the parser's agreement with Alpaca's rules is tests/test_self_instruct_parser.py)."""
 
 from __future__ import annotations
-
-import re
-import string
 
 from factory.default_plugins.english import English
 from factory.default_plugins.self_instruct import SelfInstruct
@@ -13,37 +10,6 @@ from factory.plugins import get_registry
 from factory.recipe import FiltersSection, SimilarityFilter
 from factory.records import Record
 from factory.teachers import Completion
-
-ALPACA_BLACKLIST = ["image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
-                    "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram"]
-
-
-def alpaca_rules(text: str, finish_reason: str, num_prompt_instructions: int = 3) -> list[tuple[str, str, str]]:
-    """Alpaca's post-processing rules, restated from its published description for comparison."""
-    raw = f"{num_prompt_instructions + 1}. Instruction:" + text
-    chunks = re.split("###", raw)
-    kept = []
-    for position, chunk in enumerate(chunks):
-        if position == len(chunks) - 1 and finish_reason == "length":
-            continue
-        number = position + num_prompt_instructions + 1
-        parts = re.split(rf"{number}\.\s+(Instruction|Input|Output):", chunk)
-        if len(parts) != 7:
-            continue
-        instruction, input_text, output = parts[2].strip(), parts[4].strip(), parts[6].strip()
-        input_text = "" if input_text.lower() == "<noinput>" else input_text
-        words = len(instruction.split())
-        if words <= 3 or words > 150:
-            continue
-        if any(re.search(rf"\b{w}\b", instruction, flags=re.IGNORECASE) for w in ALPACA_BLACKLIST):
-            continue
-        if instruction.startswith("Write a program"):
-            continue
-        if instruction[0] in string.punctuation or not instruction[0].isascii():
-            continue
-        kept.append((instruction, input_text, output))
-    return kept
-
 
 TASKS = [
     ("Give three tips for keeping a sourdough starter healthy.", "<noinput>", "Feed it daily, keep it warm, use clean jars."),
@@ -69,29 +35,6 @@ def alpaca_response(tasks, start: int = 4, truncated_tail: bool = False) -> str:
     if truncated_tail:
         text += f"{start + len(tasks)}. Instruction: Summarize the"
     return text
-
-
-def _ours(text: str, finish: str) -> list[tuple[str, str, str]]:
-    method = SelfInstruct()
-    english = English()
-    candidates, _ = method.parse_text(Completion(text, finish), english.prompt, 4, "t")
-    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
-    kept, _ = chain.apply(candidates)
-    return [(r.instruction, r.input, r.output) for r in kept]
-
-
-def test_matches_alpaca_rules_on_alpaca_format():
-    text = alpaca_response(TASKS)
-    expected = alpaca_rules(text, "stop")
-    assert len(expected) == 4  # the fixture really exercises every rule
-    assert _ours(text, "stop") == expected
-
-
-def test_truncated_last_task_is_dropped_like_alpaca():
-    text = alpaca_response(TASKS[:7], truncated_tail=True)
-    assert _ours(text, "length") == alpaca_rules(text, "length")
-    candidates, rejected = SelfInstruct().parse_text(Completion(text, "length"), English().prompt, 4, "t")
-    assert [reason for _, reason, _ in rejected] == ["truncated"]
 
 
 def test_rejection_reasons_are_recorded():

@@ -28,7 +28,7 @@ class English(Language):
     prompt: ClassVar[PromptWording] = PromptWording(
         header=(
             "You are helping build a varied set of tasks for teaching a language model to follow "
-            "instructions. Write 20 new tasks. Rules:\n"
+            "instructions. Write {count} new tasks. Rules:\n"
             "1. Vary the main verb of each instruction, and do not repeat the same kind of task twice.\n"
             "2. Cover many task types: open questions, classification, rewriting, extraction, "
             "brainstorming, step-by-step reasoning, arithmetic, explaining code, and so on.\n"
@@ -44,7 +44,7 @@ class English(Language):
         input_label="Input",
         output_label="Output",
         noinput="<noinput>",
-        noinput_aliases=("<no input>", "no input", "none", "n/a"),
+        noinput_aliases=("<no input>", "no input", "<none>"),
     )
     # The words Alpaca's filter uses for tasks a text model cannot do.
     blacklist: ClassVar[tuple[str, ...]] = (

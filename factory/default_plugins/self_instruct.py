@@ -16,6 +16,7 @@ from typing import ClassVar, Sequence
 from pydantic import Field
 
 from factory.contracts import Options
+from factory.default_plugins.self_instruct_parser import parse_records
 from factory.hookspecs import hookimpl
 from factory.languages import Language, PromptWording
 from factory.methods import BatchResult, MethodContext, MethodEstimate, PromptMethod, item_id, seeded_rng
@@ -33,7 +34,8 @@ class SelfInstructOptions(Options):
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling (Alpaca: 1.0).")
     max_tokens: int = Field(3072, ge=16, description="Tokens the teacher may generate per request (Alpaca: 3072).")
     max_stalled_batches: int = Field(25, ge=1, description="Stop when this many batches in a row keep nothing (the teacher only repeats itself).")
-    header: str | None = Field(None, description="Replace the language plugin's prompt header with your own text.")
+    header: str | None = Field(None, description="Replace the language plugin's prompt header with your own text "
+                               "({count} becomes the number of new tasks asked for).")
 
 
 class SelfInstruct(PromptMethod):
@@ -82,7 +84,8 @@ class SelfInstruct(PromptMethod):
     # -- prompts -----------------------------------------------------------
     def build_prompt(self, demonstrations: Sequence[Record], wording: PromptWording) -> str:
         header = self.options.header if self.options.header is not None else wording.header
-        parts = [header.rstrip("\n") + "\n"]
+        count = max(1, self.options.num_tasks - 1 - len(demonstrations))  # tasks numbered after the demos, before the stop
+        parts = [header.replace("{count}", str(count)).rstrip("\n") + "\n"]
         for number, demo in enumerate(demonstrations, start=1):
             instruction = re.sub(r"\s+", " ", demo.instruction).strip().rstrip(":")
             input_text = demo.input if demo.input.strip() else wording.noinput
@@ -99,7 +102,6 @@ class SelfInstruct(PromptMethod):
         """The batch's requests; the same recipe seed and batch number give the same prompts."""
         requests = []
         k = min(self.options.num_prompt_instructions, len(seeds))
-        n = self.options.num_tasks
         for index in range(count):
             rng = seeded_rng(recipe_seed, batch_no, index)
             demos = rng.sample(list(seeds), k)
@@ -108,56 +110,22 @@ class SelfInstruct(PromptMethod):
                 max_tokens=self.options.max_tokens,
                 temperature=self.options.temperature,
                 top_p=self.options.top_p,
-                stop=(f"\n{n}", f"{n}.", f"{n}. "),
+                stop=self.stop_strings(),
                 sample=f"{batch_no}:{index}",
             ))
         return requests
 
+    def stop_strings(self) -> tuple[str, ...]:
+        """Alpaca's stop sequences: the teacher stops before writing task ``num_tasks``."""
+        n = self.options.num_tasks
+        return (f"\n{n}", f"{n}.", f"{n}. ")
+
     # -- parsing -------------------------------------------------------------
     def parse_text(self, completion: Completion, wording: PromptWording, first_number: int,
                    id_prefix: str) -> tuple[list[Record], list[tuple[Record, str, str]]]:
-        """Split a response into candidate records and format rejections."""
-        labels = {
-            "instruction": [wording.instruction_label, "Instruction"],
-            "input": [wording.input_label, "Input"],
-            "output": [wording.output_label, "Output"],
-        }
-        alternatives = "|".join(re.escape(label) for names in labels.values() for label in dict.fromkeys(names))
-        label_re = re.compile(rf"(?:^|\n)\s*(\d+)\s*[.)]\s*({alternatives})\s*[:：]", re.IGNORECASE)
-        text = completion.text
-        if not re.match(rf"\s*\d+\s*[.)]\s*({alternatives})\s*[:：]", text, re.IGNORECASE):
-            text = f"{first_number}. {wording.instruction_label}:" + text
-        noinputs = {wording.noinput.lower(), "<noinput>", *[a.lower() for a in wording.noinput_aliases]}
-        instruction_labels = {x.lower() for x in labels["instruction"]}
-        # tasks are split on "###" and, when a separator is missing, on each new instruction label
-        tasks: list[str] = []
-        for chunk in re.split(r"\n?\s*###+\s*\n?", text):
-            starts = [m.start() for m in label_re.finditer(chunk) if m.group(2).lower() in instruction_labels]
-            bounds = [0] + [b for b in starts if b > 0] + [len(chunk)]
-            tasks.extend(chunk[a:b] for a, b in zip(bounds, bounds[1:]))
-        tasks = [t for t in tasks if t.strip()]
-        candidates: list[Record] = []
-        rejected: list[tuple[Record, str, str]] = []
-        for position, chunk in enumerate(tasks):
-            record_id = f"{id_prefix}-{position}"
-            if position == len(tasks) - 1 and completion.finish_reason == "length":
-                rejected.append((Record.from_alpaca(chunk.strip()[:500], id=record_id), "truncated", "finish_reason=length"))
-                continue
-            fields: dict[str, str] = {}
-            matches = list(label_re.finditer(chunk))
-            for i, match in enumerate(matches):
-                end = matches[i + 1].start() if i + 1 < len(matches) else len(chunk)
-                label = match.group(2).lower()
-                name = next(n for n, names in labels.items() if label in (x.lower() for x in names))
-                fields.setdefault(name, chunk[match.end():end].strip())
-            if "instruction" not in fields or "output" not in fields or not fields["instruction"]:
-                rejected.append((Record.from_alpaca(chunk.strip()[:500], id=record_id), "bad_format", "missing labels"))
-                continue
-            input_text = fields.get("input", "")
-            if input_text.strip().lower() in noinputs:
-                input_text = ""
-            candidates.append(Record.from_alpaca(fields["instruction"], input=input_text, output=fields["output"], id=record_id))
-        return candidates, rejected
+        """Split a response into candidate records and format rejections (rules: self_instruct_parser)."""
+        return parse_records(completion.text, wording, first_number, id_prefix,
+                             finish_reason=completion.finish_reason, stop=self.stop_strings())
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, TypeVar
@@ -30,6 +31,12 @@ class _OwnedServer(ThreadingHTTPServer):
         self.owner = owner
         self.request_queue_size = queue_size  # read by listen() inside the base __init__
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (tests and benchmarks close or kill clients on purpose) is not a server error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class LoopbackHTTPServer:

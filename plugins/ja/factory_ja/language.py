@@ -81,7 +81,7 @@ class Japanese(Language):
     prompt: ClassVar[PromptWording] = PromptWording(
         header=(
             "言語モデルが指示に従えるように学習させるため、さまざまなタスクを集めています。"
-            "新しいタスクを20個作ってください。決まりは次のとおりです。\n"
+            "新しいタスクを{count}個作ってください。決まりは次のとおりです。\n"
             "1. 指示ごとに中心となる動詞を変え、同じ種類のタスクを二度出さないでください。\n"
             "2. 自由に答える質問、分類、書き換え、情報の抜き出し、アイデア出し、順を追った推論、計算、"
             "コードの説明など、いろいろな種類を混ぜてください。\n"
@@ -98,7 +98,7 @@ class Japanese(Language):
         input_label="入力",
         output_label="出力",
         noinput="<noinput>",
-        noinput_aliases=("<入力なし>", "入力なし", "<なし>", "なし", "該当なし", "特になし", "(なし)", "（なし）"),
+        noinput_aliases=("<入力なし>", "入力なし", "<なし>", "(なし)", "（なし）"),
     )
     #: Morphemes without punctuation (split mode A). English keeps 4 to 150 words; on 40 instructions
     #: written in both languages a Japanese one has 1.45 such morphemes per English word (docs/japanese.md),

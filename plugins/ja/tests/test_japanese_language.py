@@ -307,11 +307,12 @@ def test_japanese_wording_round_trips_through_the_self_instruct_parser(ja):
     from factory.teachers import Completion
 
     wording = ja.prompt
-    assert "20個" in wording.header and "250字" in wording.header and "<noinput>" in wording.header
+    assert "{count}個" in wording.header and "250字" in wording.header and "<noinput>" in wording.header
     method = SelfInstruct()
     prompt = method.build_prompt([Record.from_alpaca("次の文を要約してください。", input="", output="要約です。")], wording)
     assert "1. 指示: 次の文を要約してください。" in prompt and "1. 入力:\n<noinput>" in prompt
     assert prompt.endswith("2. 指示:")
+    assert "タスクを18個" in prompt  # num_tasks 20 after one demonstration: tasks 2 to 19
     completion = Completion(
         text=" 秋を題材にした短い詩を書いてください。\n2. 入力：\n<入力なし>\n2. 出力：\n木の葉が舞う。\n###\n"
              "3. 指示: 次の語の対義語を答えてください。\n3. 入力:\n大きい\n3. 出力:\n小さい",

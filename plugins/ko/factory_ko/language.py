@@ -51,7 +51,7 @@ class Korean(Language):
     prompt: ClassVar[PromptWording] = PromptWording(
         header=(
             "언어 모델이 지시를 잘 따르도록 학습시킬 과제 모음을 만들고 있습니다. "
-            "서로 다른 새 과제 20개를 작성해 주세요. 규칙은 다음과 같습니다.\n"
+            "서로 다른 새 과제 {count}개를 작성해 주세요. 규칙은 다음과 같습니다.\n"
             "1. 지시문마다 중심이 되는 동사를 바꾸고, 같은 종류의 과제를 두 번 내지 마세요.\n"
             "2. 열린 질문, 분류, 고쳐 쓰기, 정보 추출, 아이디어 내기, 단계적 추론, 계산, "
             "코드 설명 등 여러 유형을 고루 섞으세요.\n"
@@ -68,7 +68,7 @@ class Korean(Language):
         input_label="입력",
         output_label="출력",
         noinput="<noinput>",
-        noinput_aliases=("<입력 없음>", "입력 없음", "<없음>", "없음", "해당 없음"),
+        noinput_aliases=("<입력 없음>", "입력 없음", "<없음>"),
     )
     #: Eojeols (space-separated words); keeps "다음 문장을 요약하세요." (3), drops "요약해 주세요" (2).
     min_instruction_words: ClassVar[int] = 3

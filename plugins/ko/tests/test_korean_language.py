@@ -212,12 +212,13 @@ def test_verb_object_handles_xsv_auxiliaries_and_questions(ko):
 # -- prompt and templates ---------------------------------------------------------------
 def test_korean_wording_round_trips_through_the_self_instruct_parser(ko):
     wording = ko.prompt
-    assert "20개" in wording.header and "100단어" in wording.header and "<noinput>" in wording.header
+    assert "{count}개" in wording.header and "100단어" in wording.header and "<noinput>" in wording.header
     method = SelfInstruct()
     demo = Record.from_alpaca("다음 문장을 요약하세요.", input="", output="요약입니다.")
     prompt = method.build_prompt([demo], wording)
     assert "1. 지시문: 다음 문장을 요약하세요." in prompt and "1. 입력:\n<noinput>" in prompt
     assert prompt.endswith("2. 지시문:")
+    assert "새 과제 18개" in prompt  # num_tasks 20 after one demonstration: tasks 2 to 19
     completion = Completion(
         text=" 가을에 어울리는 시를 한 편 써 주세요.\n2. 입력:\n<입력 없음>\n2. 출력:\n낙엽이 진다.\n###\n"
              "3. 지시문: 다음 단어의 반의어를 쓰세요.\n3. 입력:\n크다\n3. 출력:\n작다",

@@ -9,7 +9,18 @@ exhausted quota). This server speaks enough of the OpenAI HTTP API for that:
   a string or a list of strings: one choice per prompt, as in batched
   completions), with ``usage``, ``stop`` and ``max_tokens`` honoured
   (a text cut at ``max_tokens`` ends with ``finish_reason="length"``);
-- ``GET /v1/models``.
+  ``stream: true`` answers server-sent events, one word a chunk
+  (``chunk_delay_s`` apart, or spread over ``latency_s`` with ``stream_spread``), with a usage chunk when the request asks for
+  ``stream_options.include_usage`` and ``stream_usage`` is on;
+- ``GET /v1/models``;
+- the Files and Batches endpoints (:mod:`factory_openai.loopback_batch`, as
+  ``server.batch_api``).
+
+Servers differ, and the switches below play the other kinds:
+``supports_response_format`` / ``supports_stream_options`` (False: a 400 that
+names the field), ``error_style`` (``openai``: ``{"error": {"message"}}``,
+``detail``: FastAPI's ``{"detail": ...}``, ``message``: ``{"message": ...}``,
+``text``: a plain-text body).
 
 Replies come, per request, from the fault queue (:meth:`LoopbackOpenAI.inject`),
 then the script (:meth:`LoopbackOpenAI.script`, replies and faults in order),
@@ -43,6 +54,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from factory.testing.loopback import LoopbackHandler, LoopbackHTTPServer
+from factory_openai.loopback_batch import BatchAPI
 
 #: fault name -> number of arguments it takes (all optional)
 FAULTS: dict[str, int] = {
@@ -55,7 +67,11 @@ FAULTS: dict[str, int] = {
     "401": 0,  # invalid API key
     "404": 0,  # model not found
     "quota": 0,  # 429 with code insufficient_quota
+    "stream_cut": 0,  # a streamed reply that stops after two chunks (the connection drops)
+    "stream_error": 0,  # a streamed reply with an error event after two chunks (as vLLM sends one)
 }
+#: ``error_style`` values: how error bodies are shaped
+ERROR_STYLES = ("openai", "detail", "message", "text")
 
 Responder = Callable[[dict[str, Any]], str]
 _WORD = re.compile(r"\S+")
@@ -82,6 +98,16 @@ def default_responder(request: dict[str, Any]) -> str:
         source = str(messages[-1].get("content", ""))
     words = _WORD.findall(str(source))[:12]
     return "loopback reply to: " + " ".join(words)
+
+
+def padded_responder(words: int) -> Responder:
+    """The default reply, lengthened with filler words to ``words`` words (benchmarks of long replies)."""
+
+    def respond(request: dict[str, Any]) -> str:
+        reply = default_responder(request).split()
+        return " ".join(reply + [f"word{i}" for i in range(max(0, words - len(reply)))])
+
+    return respond
 
 
 def _as_fault(item: Any) -> tuple | None:
@@ -147,16 +173,28 @@ def _error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
+def _pieces(text: str) -> list[str]:
+    """The chunks a streamed ``text`` is sent in: one word each (with its spacing), joined back exactly."""
+    ends = [match.end() for match in _WORD.finditer(text)]
+    if not ends:
+        return [text] if text else []
+    ends[-1] = len(text)
+    return [text[start:end] for start, end in zip([0] + ends[:-1], ends)]
+
+
 class _Handler(LoopbackHandler):
     disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall between headers and body
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         owner = self.server.owner
-        if self.path.rstrip("/") != "/v1/models":
-            self._send_json(404, _error_body(f"unknown path {self.path}", "invalid_request_error", None))
-            return
         if not owner._authorized(self.headers.get("Authorization")):
-            self._send_json(401, owner._auth_error())
+            self._send_error(401, owner._auth_error())
+            return
+        if self.path.startswith(("/v1/files", "/v1/batches")):
+            self._send_batch_api("GET", b"")
+            return
+        if self.path.rstrip("/") != "/v1/models":
+            self._send_error(404, owner._error_payload(f"unknown path {self.path}", "invalid_request_error", None))
             return
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "loopback"} for m in owner.models]
         self._send_json(200, {"object": "list", "data": data})
@@ -169,13 +207,19 @@ class _Handler(LoopbackHandler):
             self.close_connection = True
             return
         path = self.path.rstrip("/")
+        if path.startswith(("/v1/files", "/v1/batches")):
+            if not owner._authorized(self.headers.get("Authorization")):
+                self._send_error(401, owner._auth_error())
+            else:
+                self._send_batch_api("POST", raw)
+            return
         if path not in ("/v1/chat/completions", "/v1/completions"):
-            self._send_json(404, _error_body(f"unknown path {self.path}", "invalid_request_error", None))
+            self._send_error(404, owner._error_payload(f"unknown path {self.path}", "invalid_request_error", None))
             return
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            self._send_json(400, _error_body("request body is not JSON", "invalid_request_error", None))
+            self._send_error(400, owner._error_payload("request body is not JSON", "invalid_request_error", None))
             return
         owner._enter()
         try:
@@ -185,14 +229,35 @@ class _Handler(LoopbackHandler):
         finally:
             owner._leave()
 
+    def _send_batch_api(self, method: str, raw: bytes) -> None:
+        status, payload, content_type = self.server.owner.batch_api.handle(method, self.path, self.headers, raw)
+        if content_type != "json":
+            self._send_raw(status, payload, content_type)
+        elif status >= 400:
+            self._send_error(status, payload)
+        else:
+            self._send_json(status, payload)
+
+    def _send_error(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        """An error body in the server's ``error_style`` (a plain-text one for ``text``)."""
+        if isinstance(payload, str):
+            self._send_raw(status, payload.encode("utf-8"), "text/plain; charset=utf-8", headers)
+        else:
+            self._send_json(status, payload, headers)
+
     def _complete(self, owner: "LoopbackOpenAI", path: str, body: dict[str, Any]) -> None:
         fault = owner._next_fault()
         owner._record(path, body, fault)
         if not owner._authorized(self.headers.get("Authorization")):
-            self._send_json(401, owner._auth_error())
+            self._send_error(401, owner._auth_error())
             return
         if fault is not None:
             self._send_fault(owner, fault, body)
+            return
+        refused = owner._refused_field(body)
+        if refused is not None:
+            message = f"Unrecognized request argument supplied: {refused} (loopback)"
+            self._send_error(400, owner._error_payload(message, "invalid_request_error", None))
             return
         chat = path.endswith("chat/completions")
         if chat:
@@ -201,37 +266,102 @@ class _Handler(LoopbackHandler):
             prompt = body.get("prompt", "")
             prompts = [{**body, "prompt": p} for p in prompt] if isinstance(prompt, list) else [body]
         replies = [owner._next_reply(view) for view in prompts]
+        spread = bool(body.get("stream")) and owner.stream_spread
         if owner.latency_s > 0:
-            owner._stop.wait(owner.latency_s)
-        self._send_json(200, owner._build(chat, body, replies))
+            owner._stop.wait(owner.latency_s * (0.1 if spread else 1.0))
+        if body.get("stream"):
+            self._stream(owner, chat, body, owner._build(chat, body, replies[:1]))
+        else:
+            self._send_json(200, owner._build(chat, body, replies))
+
+    def _stream(self, owner: "LoopbackOpenAI", chat: bool, body: dict[str, Any], whole: dict[str, Any],
+                cut_after: int | None = None, fail: bool = False) -> None:
+        """Send ``whole`` (a built response) as server-sent events in chunked transfer encoding."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(payload: Any) -> None:
+            data = b"data: " + (payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")) + b"\n\n"
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        choice = whole["choices"][0]
+        text = choice["message"]["content"] if chat else choice["text"]
+        head = {"id": whole["id"], "object": "chat.completion.chunk" if chat else "text_completion",
+                "created": whole["created"], "model": whole["model"]}
+
+        def chunk(piece: str | None, finish: str | None) -> dict[str, Any]:
+            if chat:
+                delta = {"role": "assistant", "content": piece} if piece is not None else {}
+                return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+            return {**head, "choices": [{"index": 0, "text": piece or "", "finish_reason": finish, "logprobs": None}]}
+
+        pieces = _pieces(text)
+        delay = owner.chunk_delay_s
+        if owner.stream_spread and pieces:  # the other 90% of the latency, spread over the chunks as they are made
+            delay = owner.latency_s * 0.9 / len(pieces)
+        due = time.monotonic()
+        for number, piece in enumerate(pieces):
+            if cut_after is not None and number >= cut_after and fail:
+                event({"error": {"object": "error", "message": "The engine died while generating (loopback).",
+                                 "type": "InternalServerError", "param": None, "code": 500}})
+                event(b"[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+            if cut_after is not None and number >= cut_after:
+                self.close_connection = True
+                self.connection.shutdown(2)  # mid-stream: no final chunk, no terminating zero-length chunk
+                return
+            event(chunk(piece, None))
+            if delay > 0:  # paced against the clock, so slow writes do not add up
+                due += delay
+                owner._stop.wait(max(0.0, due - time.monotonic()))
+        event(chunk(None, choice["finish_reason"]))
+        if owner.stream_usage and (body.get("stream_options") or {}).get("include_usage"):
+            event({**head, "choices": [], "usage": whole["usage"]})
+        event(b"[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _send_fault(self, owner: "LoopbackOpenAI", fault: tuple, body: dict[str, Any]) -> None:
         name, *args = fault
+        error = owner._error_payload
         if name == "429":
             headers = {"Retry-After": _format_seconds(args[0])} if args and args[0] is not None else {}
-            self._send_json(429, _error_body("Rate limit reached for requests (loopback).", "requests", "rate_limit_exceeded"), headers)
+            self._send_error(429, error("Rate limit reached for requests (loopback).", "requests", "rate_limit_exceeded"), headers)
         elif name == "quota":
             message = "Your account has no quota left for this request (loopback); check plan and billing."
-            self._send_json(429, _error_body(message, "insufficient_quota", "insufficient_quota"))
+            self._send_error(429, error(message, "insufficient_quota", "insufficient_quota"))
         elif name == "500":
-            self._send_json(500, _error_body("The server had an error while processing the request (loopback).", "server_error", None))
+            self._send_error(500, error("The server had an error while processing the request (loopback).", "server_error", None))
         elif name == "400":
-            self._send_json(400, _error_body(owner.bad_request_message, "invalid_request_error", None))
+            self._send_error(400, error(owner.bad_request_message, "invalid_request_error", None))
         elif name == "401":
-            self._send_json(401, owner._auth_error())
+            self._send_error(401, owner._auth_error())
         elif name == "404":
             model = body.get("model", "")
             message = f"The model `{model}` does not exist or you do not have access to it."
-            self._send_json(404, _error_body(message, "invalid_request_error", "model_not_found"))
+            self._send_error(404, error(message, "invalid_request_error", "model_not_found"))
         elif name == "timeout":
             owner._stop.wait(float(args[0]) if args else 3600.0)
-            self._send_json(504, _error_body("late answer after a scripted hang (loopback)", "server_error", None))
+            self._send_error(504, error("late answer after a scripted hang (loopback)", "server_error", None))
         elif name == "malformed":
             whole = json.dumps(owner._build(True, body, [Reply("this body is cut in the middle")])).encode()
             self._send_raw(200, whole[: len(whole) // 2], "application/json")
         elif name == "disconnect":
             self.close_connection = True
             self.connection.shutdown(2)  # socket.SHUT_RDWR: the client sees the peer hang up
+        elif name == "stream_cut":
+            chat = self.path.rstrip("/").endswith("chat/completions")
+            whole = owner._build(chat, body, [Reply("this streamed reply will be cut after two words")])
+            self._stream(owner, chat, body, whole, cut_after=2)
+        elif name == "stream_error":
+            chat = self.path.rstrip("/").endswith("chat/completions")
+            whole = owner._build(chat, body, [Reply("this streamed reply will fail after two words")])
+            self._stream(owner, chat, body, whole, cut_after=2, fail=True)
 
 
 def _format_seconds(value: Any) -> str:
@@ -273,10 +403,18 @@ class LoopbackOpenAI(LoopbackHTTPServer):
         self.log_path = Path(log_path) if log_path else None
         self.models = list(models)
         self.bad_request_message = "Invalid request (loopback)."
+        self.error_style = "openai"
+        self.supports_response_format = True
+        self.supports_stream_options = True
+        self.stream_usage = True  # send the usage chunk when the request asks for it
+        self.chunk_delay_s = 0.0  # pause between two streamed chunks
+        #: stream a reply over ``latency_s`` as a server generating it would: first chunk after 10%, the rest spread
+        self.stream_spread = False
         self.requests: list[dict[str, Any]] = []
         self._faults: collections.deque[tuple] = collections.deque()
         self._script: collections.deque[tuple | Reply] = collections.deque()
         self._ids = 0
+        self.batch_api = BatchAPI(self)
 
     @property
     def base_url(self) -> str:
@@ -328,8 +466,13 @@ class LoopbackOpenAI(LoopbackHTTPServer):
                 return self._script.popleft()  # type: ignore[return-value]
         return _as_reply(self.respond(request))
 
-    def _record(self, path: str, body: dict[str, Any], fault: tuple | None) -> None:
+    def _record(self, path: str, body: dict[str, Any], fault: tuple | None, *, method: str = "POST",
+                batch: str | None = None) -> None:
         entry = {"t": time.time(), "path": path, "body": body, "fault": list(fault) if fault else None}
+        if method != "POST":
+            entry["method"] = method
+        if batch is not None:
+            entry["batch"] = batch  # a batch row, answered when its batch was created
         with self._lock:
             self.requests.append(entry)
             if self.log_path is not None:
@@ -340,8 +483,34 @@ class LoopbackOpenAI(LoopbackHTTPServer):
     def _authorized(self, header: str | None) -> bool:
         return self.api_key is None or header == f"Bearer {self.api_key}"
 
-    def _auth_error(self) -> dict[str, Any]:
-        return _error_body("Incorrect API key provided (loopback).", "invalid_request_error", "invalid_api_key")
+    def _auth_error(self) -> Any:
+        return self._error_payload("Incorrect API key provided (loopback).", "invalid_request_error", "invalid_api_key")
+
+    def _error_payload(self, message: str, type_: str, code: str | None) -> Any:
+        """An error body in ``error_style``: OpenAI's, FastAPI's ``detail``, a bare ``message``, or plain text."""
+        if self.error_style not in ERROR_STYLES:
+            raise ValueError(f"unknown error_style {self.error_style!r} (known: {', '.join(ERROR_STYLES)})")
+        if self.error_style == "detail":
+            return {"detail": message}
+        if self.error_style == "message":
+            return {"message": message, "code": code}
+        if self.error_style == "text":
+            return message
+        return _error_body(message, type_, code)
+
+    def _refused_field(self, body: dict[str, Any]) -> str | None:
+        """The optional field this server plays not to know, when the request carries it."""
+        if not self.supports_response_format and "response_format" in body:
+            return "response_format"
+        if not self.supports_stream_options and "stream_options" in body:
+            return "stream_options"
+        return None
+
+    # -- counts for tests ------------------------------------------------------------------
+    def count(self, path: str, *, method: str = "POST") -> int:
+        """Requests logged for ``path`` with ``method`` (batch rows count under their endpoint)."""
+        with self._lock:
+            return sum(1 for e in self.requests if e["path"] == path and e.get("method", "POST") == method)
 
     def _build(self, chat: bool, body: dict[str, Any], replies: list[Reply]) -> dict[str, Any]:
         with self._lock:
@@ -392,10 +561,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each successful reply takes")
     parser.add_argument("--responder", help="MODULE:FUNCTION taking the request JSON and returning the reply text")
     parser.add_argument("--api-key", help="require this bearer key")
+    parser.add_argument("--reply-words", type=int, help="pad the default reply to this many words")
+    parser.add_argument("--stream-spread", action="store_true",
+                        help="stream replies over the latency (first chunk after 10%%) instead of all at once after it")
+    parser.add_argument("--batch-duration", type=float, default=0.0, help="seconds a batch takes to complete")
+    parser.add_argument("--max-batch-requests", type=int, help="most requests one batch may hold")
+    parser.add_argument("--max-file-bytes", type=int, help="largest upload in bytes")
     args = parser.parse_args(argv)
 
+    responder = _load_responder(args.responder) if args.responder else None
+    if args.reply_words:
+        responder = padded_responder(args.reply_words)
     server = LoopbackOpenAI(
-        _load_responder(args.responder) if args.responder else None,
+        responder,
         latency_s=args.latency,
         api_key=args.api_key,
         log_path=args.log,
@@ -404,6 +582,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.script:
         server.script(*load_script(args.script))
+    server.stream_spread = args.stream_spread
+    server.batch_api.duration_s = args.batch_duration
+    if args.max_batch_requests:
+        server.batch_api.max_batch_requests = args.max_batch_requests
+    if args.max_file_bytes:
+        server.batch_api.max_file_bytes = args.max_file_bytes
     return server.run_until_signalled(lambda: server.base_url)
 
 

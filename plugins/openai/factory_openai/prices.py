@@ -3,6 +3,7 @@
 USD per 1M tokens (input, output), as published on OpenAI's pricing page. A
 recipe's ``teacher.price`` overrides them; a model not listed here (a model a
 vLLM, llama.cpp or Ollama server serves) costs nothing unless the recipe says so.
+In ``mode: batch`` the teacher prices requests with :func:`batch_price`.
 """
 
 from __future__ import annotations
@@ -28,3 +29,13 @@ def list_price(model: str) -> TokenPrice:
         if model.startswith(name + "-"):
             return price
     return TokenPrice()
+
+
+#: OpenAI's Batch API bills input and output tokens at half the list price (a 24-hour completion window).
+BATCH_DISCOUNT = 0.5
+
+
+def batch_price(model: str) -> TokenPrice:
+    """The Batch API price of ``model``: half its list price (free when unknown, as online)."""
+    price = list_price(model)
+    return TokenPrice(price.input_per_1m * BATCH_DISCOUNT, price.output_per_1m * BATCH_DISCOUNT)

@@ -1,38 +1,47 @@
 """The ``openai`` teacher: any OpenAI-compatible server through the official client.
 
 OpenAI, vLLM, llama.cpp's server and Ollama all speak the same HTTP API, so
-one teacher covers them (``base_url``). The teacher sends exactly one request
-per call and translates every failure into the core's two error classes:
-:class:`~factory.teachers.RetryableTeacherError` (429, 5xx, timeouts,
-connection errors, broken bodies) or :class:`~factory.teachers.FatalTeacherError`
-(bad key, no permission, unknown model, bad request, exhausted quota). The
-client's own retries are off: :mod:`factory.teaching` retries with shared rate
-limits and accounting. No message ever contains the API key.
+one teacher covers them (``base_url``). Online, the teacher sends exactly one
+request per call (streamed with ``stream: true``); in ``mode: batch`` it runs
+all the requests of a call through the Files and Batches APIs at the batch
+price (:mod:`factory_openai.batch`). Every failure becomes one of the core's
+two error classes: :class:`~factory.teachers.RetryableTeacherError` (429, 5xx,
+timeouts, connection errors, broken bodies) or
+:class:`~factory.teachers.FatalTeacherError` (bad key, no permission, unknown
+model, bad request, exhausted quota), always with the server's own message.
+The client's own retries are off: :mod:`factory.teaching` retries with shared
+rate limits and accounting. No message ever contains the API key.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import functools
 import ipaddress
 import json
+import logging
 import os
 import re
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from factory.contracts import Options, Requirement, env_option, identity_of
+from factory.batch_journal import BatchJournal
+from factory.contracts import Options, Requirement, env_option, identity_of, runtime
 from factory.costs import TokenPrice
 from factory.errors import UserError
 from factory.teachers import (Completion, FatalTeacherError, RetryableTeacherError, Teacher, TeacherDescription,
-                              TeacherRequest)
+                              TeacherError, TeacherRequest)
 from factory.teaching import estimate_prompt_tokens, estimate_text_tokens
 
-from factory_openai.prices import list_price
+from factory_openai.errors import parse_retry_after, server_message
+from factory_openai.prices import batch_price, list_price
+from factory_openai.sse import StreamState, sse_data
+
+log = logging.getLogger(__name__)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: Placeholder key for local servers that ignore authentication (the client refuses an empty key).
@@ -43,6 +52,15 @@ HTTP_TIMEOUT_S = 600.0
 SHARD_SIZE = 16
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{3,}")
 _RETRYABLE_STATUS = {408, 409, 425, 429}
+#: the OpenAI Batch API's limits per input file
+BATCH_MAX_REQUESTS = 50_000
+BATCH_MAX_BYTES = 200 * 1000 * 1000
+#: request-body keys the client takes as typed arguments; the rest travel in ``extra_body``
+_TYPED = {"model", "messages", "prompt", "max_tokens", "temperature", "top_p", "stop", "response_format"}
+#: body keys the teacher owns (streaming must be read by it): refused in ``extra_body``
+_TRANSPORT_KEYS = ("stream", "stream_options")
+#: fields the teacher adds that a server may not know; a 400 naming one turns it off for that server
+_OPTIONAL_FIELDS = ("response_format", "stream_options")
 
 
 class OpenAITeacherOptions(Options):
@@ -66,6 +84,43 @@ class OpenAITeacherOptions(Options):
     organization_env: str | None = env_option(
         None, description="Environment variable holding the OpenAI organization id to bill, if any."
     )
+    mode: Literal["online", "batch"] = runtime(
+        "online",
+        description="online: one request at a time; batch: all requests of a batch through the Files and Batches "
+        "APIs at the batch price (half the list price on OpenAI), answered within 24 hours.",
+    )
+    stream: bool = runtime(
+        False, description="Stream replies (online mode): records time to first token and tokens/s in stats.json."
+    )
+    structured_outputs: Literal["auto", "always", "never"] = runtime(
+        "auto",
+        description="Send response_format (a JSON schema) with requests that carry one (chat API): auto drops it "
+        "for this server after a 400 that names it, always keeps it, never sends it. Replies are validated either way.",
+    )
+    batch_poll_s: float = runtime(30.0, gt=0, description="Seconds between two status checks of a running batch.")
+    batch_max_requests: int = runtime(
+        BATCH_MAX_REQUESTS, ge=1, le=BATCH_MAX_REQUESTS, description="Most requests per batch input file (OpenAI: 50,000)."
+    )
+    batch_max_bytes: int = runtime(
+        BATCH_MAX_BYTES, ge=1000, le=BATCH_MAX_BYTES, description="Largest batch input file in bytes (OpenAI: 200 MB); "
+        "more requests are split over several batches."
+    )
+
+    @field_validator("extra_body")
+    @classmethod
+    def _no_transport_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in _TRANSPORT_KEYS:
+            if key in value:
+                raise ValueError(f"'{key}' does not belong in extra_body: the teacher must read a stream itself; "
+                                 "set teacher.stream: true instead")
+        return value
+
+    @field_validator("stream")
+    @classmethod
+    def _stream_is_online(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("mode") == "batch":
+            raise ValueError("a batch is not streamed: use teacher.stream with teacher.mode: online")
+        return value
 
 
 def endpoint_url(base_url: str | None) -> str:
@@ -94,30 +149,6 @@ def is_local_url(base_url: str | None) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 class OpenAITeacher(Teacher):
     """A teacher on an OpenAI-compatible endpoint; built as ``OpenAITeacher(options)``."""
 
@@ -132,11 +163,23 @@ class OpenAITeacher(Teacher):
         self._key = ""
         self._clients: list[list[Any]] = []  # [AsyncOpenAI, requests in flight on it]
         self._clients_loop: asyncio.AbstractEventLoop | None = None
+        #: optional request fields this server refused with a 400 (structured_outputs: auto, stream_options)
+        self.refused: set[str] = set()
 
     @classmethod
     def price_for(cls, options: OpenAITeacherOptions) -> TokenPrice:
-        """OpenAI's list price of the model (on any endpoint that serves it); models OpenAI does not list are free."""
-        return list_price(options.model)
+        """OpenAI's price of the model (on any endpoint that serves it): the batch price in batch mode, the list
+        price otherwise; models OpenAI does not list are free."""
+        return batch_price(options.model) if options.mode == "batch" else list_price(options.model)
+
+    @property
+    def batch_mode(self) -> bool:
+        """True in ``mode: batch``: the core then sends requests through :meth:`complete_batch`."""
+        return self.options.mode == "batch"
+
+    @property
+    def chat(self) -> bool:
+        return self.options.api == "chat"
 
     @classmethod
     def identity_for(cls, options: OpenAITeacherOptions) -> dict[str, Any]:
@@ -204,35 +247,138 @@ class OpenAITeacher(Teacher):
         shard[1] += 1
         return shard
 
-    async def complete(self, request: TeacherRequest) -> Completion:
-        import openai
-
-        kwargs: dict[str, Any] = {
+    def request_body(self, request: TeacherRequest) -> dict[str, Any]:
+        """The JSON body of ``request`` on this server (online and batch alike), without stream fields."""
+        body: dict[str, Any] = {
             "model": self.options.model,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
         }
         if request.stop:
-            kwargs["stop"] = list(request.stop)
-        extra = {**self.options.extra_body, **dict(request.extra)}
+            body["stop"] = list(request.stop)
+        if self.chat:
+            body["messages"] = request.chat_messages()
+        else:
+            body["prompt"] = _prompt_text(request)
+        response_format = self._response_format(request)
+        if response_format is not None:
+            body["response_format"] = response_format
+        body.update(self.options.extra_body)
+        body.update(dict(request.extra))
+        return body
+
+    @property
+    def endpoint(self) -> str:
+        return "/v1/chat/completions" if self.chat else "/v1/completions"
+
+    def _response_format(self, request: TeacherRequest) -> dict[str, Any] | None:
+        """``response_format`` for a request that carries a schema, where this server is taken to support it.
+
+        How support is decided: ``structured_outputs: never`` never sends it;
+        ``always`` always does (a 400 is then the server's answer); ``auto``
+        sends it until the server answers a 400 whose message names
+        ``response_format`` or ``json_schema``, then resends that request
+        without it and stops sending it to this server (the reply is then
+        steered by the prompt and checked by :mod:`factory.structured`). The
+        legacy completions API has no ``response_format``.
+        """
+        schema = request.response_schema
+        mode = self.options.structured_outputs
+        if schema is None or not self.chat or mode == "never" or (mode == "auto" and "response_format" in self.refused):
+            return None
+        return {"type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.as_dict(), "strict": schema.strict}}
+
+    async def complete(self, request: TeacherRequest) -> Completion:
+        for _ in range(len(_OPTIONAL_FIELDS)):
+            try:
+                return await self._complete_once(request)
+            except _Refused as refused:  # resend without the optional field the server does not know
+                log.warning("teacher %s: the server refused '%s' (%s); sending requests without it",
+                            self.label, refused.field, refused.error)
+                self.refused.add(refused.field)
+        return await self._complete_once(request)  # every optional field is off by now
+
+    async def _complete_once(self, request: TeacherRequest) -> Completion:
+        import openai
+
+        body = self.request_body(request)
+        optional = {"response_format"} if "response_format" in body and self.options.structured_outputs == "auto" else set()
+        kwargs = {k: v for k, v in body.items() if k in _TYPED}
+        extra = {k: v for k, v in body.items() if k not in _TYPED}
         if extra:
             kwargs["extra_body"] = extra
-        chat = self.options.api == "chat"
+        if self.options.stream:
+            kwargs["stream"] = True
+            if "stream_options" not in self.refused:
+                kwargs["stream_options"] = {"include_usage": True}
+                optional.add("stream_options")
         shard = self._checkout()
         client = shard[0]
+        endpoint = client.chat.completions if self.chat else client.completions
+        started = time.perf_counter()
         try:
-            if chat:
-                response = await client.chat.completions.create(messages=request.chat_messages(), **kwargs)
-            else:
-                response = await client.completions.create(prompt=_prompt_text(request), **kwargs)
+            if self.options.stream:
+                async with endpoint.with_streaming_response.create(**kwargs) as streamed:
+                    return await self._read_stream(streamed.iter_lines(), request, started)
+            response = await endpoint.create(**kwargs)
         except openai.APIError as exc:
-            raise self._translate(exc) from None
+            error = self._translate(exc)
+            field = _refused_field(error, optional)
+            if field is not None:
+                raise _Refused(field, error) from None
+            raise error from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RetryableTeacherError(f"malformed JSON response body ({type(exc).__name__})") from None
+        except _transport_errors() as exc:  # raised while reading a stream, outside the client's own handling
+            raise RetryableTeacherError(f"connection to {self.host} broke during the reply: {self._scrub(str(exc))}") from None
         finally:
             shard[1] -= 1
-        return self._completion(response, request, chat)
+        return self._completion(response, request, self.chat)
+
+    async def _read_stream(self, lines: Any, request: TeacherRequest, started: float) -> Completion:
+        """Text, finish reason and usage from a stream's lines (:mod:`factory_openai.sse`); usage from the last chunk,
+        or counted (one chunk a token) when the server sends none."""
+        state = StreamState(self.chat)
+        first: float | None = None
+        async for payload in sse_data(lines):
+            try:
+                chunk = json.loads(payload)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise self._stream_error(chunk["error"])
+                if state.add(chunk) and first is None:
+                    first = time.perf_counter()
+            except ValueError as exc:
+                raise RetryableTeacherError(f"malformed stream event: {exc}") from None
+        end = time.perf_counter()
+        if state.finish_reason is None:
+            raise RetryableTeacherError("malformed response: the stream ended before the reply finished")
+        raw: dict[str, Any] = {"id": state.response_id, "model": state.model, "streamed": True}
+        usage = state.usage or {}
+        if isinstance(usage.get("prompt_tokens"), int):
+            prompt_tokens, completion_tokens = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
+        else:  # no usage chunk: one chunk per token is what OpenAI, vLLM and llama.cpp send
+            prompt_tokens, completion_tokens = estimate_prompt_tokens(request), len(state.pieces)
+            raw["usage_estimated"] = True
+        first = end if first is None else first
+        return Completion(text="".join(state.pieces), finish_reason=state.finish_reason, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens, raw=raw, time_to_first_token_s=first - started,
+                          generation_s=end - first)
+
+    def _stream_error(self, error: Any) -> TeacherError:
+        """An error event inside a stream: by its status code when it has one, else retryable."""
+        message = self._scrub(server_message(error) or "the server failed during the stream")
+        code = error.get("code") if isinstance(error, dict) else None
+        if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
+            return self.status_error(int(code), message)
+        return RetryableTeacherError(f"error during the stream: {message}")
+
+    async def complete_batch(self, jobs: Sequence[tuple[str, TeacherRequest]], journal: BatchJournal
+                             ) -> Mapping[str, Completion | TeacherError]:
+        """All ``jobs`` through the Files and Batches APIs (see :mod:`factory_openai.batch`)."""
+        from factory_openai.batch import BatchRun
+
+        return await BatchRun(self, journal).run(jobs)
 
     def _completion(self, response: Any, request: TeacherRequest, chat: bool) -> Completion:
         choices = getattr(response, "choices", None)
@@ -266,33 +412,38 @@ class OpenAITeacher(Teacher):
         return _KEY_LIKE.sub("sk-***", text)[:300]
 
     def _server_message(self, exc: Any) -> str:
-        body = getattr(exc, "body", None)
-        message = body.get("message") if isinstance(body, dict) else None
-        return self._scrub(str(message or getattr(exc, "message", "") or type(exc).__name__))
+        text = server_message(getattr(exc, "body", None)) or str(getattr(exc, "message", "") or type(exc).__name__)
+        return self._scrub(text)
 
-    def _translate(self, exc: Any) -> Exception:
+    def _translate(self, exc: Any) -> TeacherError:
         import openai
 
-        env, model = self.options.api_key_env, self.options.model
         if isinstance(exc, openai.APITimeoutError):
             return RetryableTeacherError(f"request to {self.host} timed out")
         if isinstance(exc, openai.APIConnectionError):
-            return RetryableTeacherError(f"connection to {self.host} failed: {self._scrub(str(exc))}")
+            cause = f" ({self._scrub(str(exc.__cause__))})" if exc.__cause__ and str(exc.__cause__) else ""
+            return RetryableTeacherError(f"connection to {self.host} failed: {self._scrub(str(exc))}{cause}")
         if isinstance(exc, openai.APIResponseValidationError):
             return RetryableTeacherError(f"malformed response: {self._server_message(exc)}", status=exc.status_code)
         if not isinstance(exc, openai.APIStatusError):
-            return RetryableTeacherError(f"{type(exc).__name__}: {self._scrub(str(exc))}")
-        status, message = exc.status_code, self._server_message(exc)
-        if status == 429 and (exc.code == "insufficient_quota" or getattr(exc, "type", None) == "insufficient_quota"):
+            return RetryableTeacherError(f"{type(exc).__name__}: {self._server_message(exc)}")
+        return self.status_error(exc.status_code, self._server_message(exc), code=exc.code,
+                                 kind=getattr(exc, "type", None), retry_after=parse_retry_after(exc.response.headers))
+
+    def status_error(self, status: int, message: str, *, code: str | None = None, kind: str | None = None,
+                     retry_after: float | None = None) -> TeacherError:
+        """The core's error for an HTTP status and the server's (scrubbed) message; also used for batch rows."""
+        env, model = self.options.api_key_env, self.options.model
+        if status == 429 and "insufficient_quota" in (code, kind):
             return FatalTeacherError(
                 f"429 quota exhausted (insufficient_quota): the account behind {env} has no credit left; "
-                "check plan and billing",
+                f"check plan and billing ({message})",
                 status=status,
             )
         if status in _RETRYABLE_STATUS or status >= 500:
-            return RetryableTeacherError(f"{status} {message}", retry_after=parse_retry_after(exc.response.headers), status=status)
+            return RetryableTeacherError(f"{status} {message}", retry_after=retry_after, status=status)
         if status == 401:
-            return FatalTeacherError(f"401 authentication failed (check {env})", status=status)
+            return FatalTeacherError(f"401 authentication failed (check {env}): {message}", status=status)
         if status == 403:
             return FatalTeacherError(f"403 permission denied for model '{model}' (check {env}): {message}", status=status)
         if status == 404:
@@ -317,3 +468,36 @@ def _prompt_text(request: TeacherRequest) -> str:
     if request.prompt is not None:
         return request.prompt
     return "\n\n".join(content for _, content in request.messages or ())
+
+
+class _Refused(Exception):
+    """The server answered 400 to an optional field we added; resend without it."""
+
+    def __init__(self, field: str, error: TeacherError):
+        super().__init__(field)
+        self.field = field
+        self.error = error
+
+
+def _refused_field(error: TeacherError, optional: set[str]) -> str | None:
+    """Which of the optional fields sent a 400 names, if any."""
+    if getattr(error, "status", None) != 400:
+        return None
+    text = str(error).lower()
+    for field in sorted(optional):
+        if field in text or (field == "response_format" and "json_schema" in text):
+            return field
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP library's request errors (httpx2 under openai 3, httpx before): raised while a stream is read."""
+    errors: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        errors.append(module.HTTPError)
+    return tuple(errors)

@@ -3,7 +3,9 @@
 A language plugin tells the core how to treat text in one language: how to
 tokenize it for near-duplicate filtering, how to count its words for length
 filters, whether a text is written in it, how generation prompts are worded,
-which tasks a text model cannot do, and which prompt templates training uses.
+which tasks a text model cannot do, and which formats training uses: single-turn
+prompt templates (``templates``) and multi-turn chat formats for base models
+without a chat template (``chat_formats``, see :mod:`factory.chat_formats`).
 Subclass :class:`Language`, override what differs, and register the class
 from the ``register_languages`` hook.
 """
@@ -14,6 +16,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
+
+from factory import chat_formats as _chat_formats
+from factory.chat_formats import ChatFormat
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,8 @@ class PromptTemplate:
     The response follows ``prompt`` directly; ``with_input`` is used when
     the record has an input, ``without_input`` otherwise. ``response_prefix``
     is text the training format puts between the prompt and the response
-    that the serving prompt does not end with (KoAlpaca: ``"### 답변:"`` is
-    served, ``"### 답변: {output}"`` is trained).
+    that the serving prompt does not end with (the Korean plugin's KoAlpaca:
+    ``"### 답변:"`` is served, ``"### 답변: {output}"`` is trained).
     """
 
     name: str
@@ -80,15 +85,6 @@ ALPACA_STANFORD_TEMPLATE = PromptTemplate(
     description="Stanford Alpaca's own training format (no newline after '### Response:').",
 )
 
-KOALPACA_TEMPLATE = PromptTemplate(
-    name="koalpaca",
-    with_input="### 질문: {instruction}\n\n### 맥락: {input}\n\n### 답변:",
-    without_input="### 질문: {instruction}\n\n### 답변:",
-    description="KoAlpaca's question/answer format, with an optional context section.",
-    response_prefix=" ",
-)
-
-
 @dataclass
 class Language:
     """Base class of language plugins; the defaults suit space-separated scripts."""
@@ -106,12 +102,15 @@ class Language:
     blacklist: ClassVar[tuple[str, ...]] = ()
     #: Instruction prefixes of "write a program" tasks a text model should not get.
     program_task_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Single-turn training formats (instruction, optional input -> response).
     templates: ClassVar[dict[str, PromptTemplate]] = {
         "alpaca": ALPACA_TEMPLATE,
         "alpaca-stanford": ALPACA_STANFORD_TEMPLATE,
-        "koalpaca": KOALPACA_TEMPLATE,
     }
     default_template: ClassVar[str] = "alpaca"
+    #: Multi-turn formats for base models whose tokenizer has no chat template.
+    chat_formats: ClassVar[dict[str, ChatFormat]] = dict(_chat_formats.BUILTIN)
+    default_chat_format: ClassVar[str] = _chat_formats.VICUNA_V11.name
     #: Path of the seed set shipped with the plugin (seed_tasks.jsonl), if any.
     default_seeds: ClassVar[Path | None] = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -160,6 +159,15 @@ class Language:
             known = ", ".join(sorted(self.templates))
             raise UserError(f"unknown prompt template '{chosen}' for language '{self.code}' (known: {known})")
         return self.templates[chosen]
+
+    def chat_format(self, name: str | None = None) -> ChatFormat:
+        from factory.errors import UserError
+
+        chosen = name or self.default_chat_format
+        if chosen not in self.chat_formats:
+            known = ", ".join(sorted(self.chat_formats))
+            raise UserError(f"unknown chat format '{chosen}' for language '{self.code}' (known: {known})")
+        return self.chat_formats[chosen]
 
     # -- report -----------------------------------------------------------
     def verb_objects(self, texts: Sequence[str]) -> list[tuple[str | None, str | None]]:

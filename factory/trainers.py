@@ -1,19 +1,24 @@
-"""The trainer plugin contract: finetune a backbone on an Alpaca-format dataset."""
+"""The trainer plugin contract: finetune a backbone on a dataset of canonical records.
+
+The data files hold any row format :func:`factory.records.load_records` reads
+(canonical ``messages``, Alpaca, ShareGPT, TRL preference and unpaired rows);
+the trainer decides what its objective needs from them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol, Sequence
 
 
 @dataclass
 class TrainJob:
     """Everything a trainer needs, resolved by the core from the recipe."""
 
-    data_files: list[Path]  # Alpaca JSON/JSONL files
+    data_files: list[Path]  # JSON/JSONL files of records (see the module doc)
     output_dir: Path
-    options: dict[str, Any]  # the recipe's train section, validated by the plugin's options_model
+    options: Any  # the recipe's train section: a dict, or the plugin's validated options_model instance
     language: Any  # factory.languages.Language, for prompt templates
     progress: Callable[[dict[str, Any]], None] | None = None
     resume: bool = True
@@ -30,5 +35,9 @@ class Trainer(Protocol):
 
     def train(self, job: TrainJob) -> TrainResult: ...
 
-    def launch_command(self, job: TrainJob, recipe_path: str) -> list[str]:
-        """The exact accelerate/torchrun command for multi-GPU runs (``--print-launch``)."""
+    def launch_command(self, job: TrainJob, recipe_path: str, cli_args: Sequence[str] = ()) -> list[str]:
+        """The exact accelerate/torchrun command for multi-GPU runs (``--print-launch``).
+
+        Every process it starts must run ``factory train RECIPE *cli_args``: ``cli_args``
+        are the arguments that reproduce the invocation (``--data``, ``--set``, ``--out``...).
+        """

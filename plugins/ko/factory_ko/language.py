@@ -14,9 +14,11 @@ import re
 from pathlib import Path
 from typing import ClassVar, Sequence
 
-from factory.languages import Language, PromptWording
+from factory.chat_formats import ChatFormat
+from factory.languages import Language, PromptTemplate, PromptWording
 
 from factory_ko.kiwi import analyze
+from factory_ko.templates import KOALPACA_CHAT, KOALPACA_TEMPLATE
 from factory_ko.verb_object import verb_object
 
 _REPO_SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "ko" / "seed_tasks.jsonl"
@@ -69,7 +71,10 @@ class Korean(Language):
     #: A "write a program" task: one of these objects with one of these predicates.
     program_objects: ClassVar[tuple[str, ...]] = ("프로그램", "코드", "스크립트")
     program_verbs: ClassVar[tuple[str, ...]] = ("작성하다", "만들다", "짜다", "구현하다", "개발하다", "코딩하다")
-    default_template: ClassVar[str] = "koalpaca"
+    templates: ClassVar[dict[str, PromptTemplate]] = {**Language.templates, KOALPACA_TEMPLATE.name: KOALPACA_TEMPLATE}
+    default_template: ClassVar[str] = KOALPACA_TEMPLATE.name
+    chat_formats: ClassVar[dict[str, ChatFormat]] = {**Language.chat_formats, KOALPACA_CHAT.name: KOALPACA_CHAT}
+    default_chat_format: ClassVar[str] = KOALPACA_CHAT.name
     default_seeds: ClassVar[Path | None] = _REPO_SEEDS if _REPO_SEEDS.is_file() else None
 
     def __init__(self, drop_particles: bool = False, drop_endings: bool = True, drop_symbols: bool = True) -> None:

@@ -28,6 +28,9 @@ CORPUS = [
     "좋은 아침 습관 세 가지를 알려 주세요.", "일찍 일어나기, 물 마시기, 가볍게 운동하기.",
     "Summarize the paragraph in one sentence.", "Rivers carry water from mountains to the sea.",
     "### Instruction:\nName a color.\n\n### Response:\nBlue.", "### 질문: 수도는?\n\n### 답변: 서울.",
+    # the chat formats' cues (factory.chat_formats), so conversations tokenize into real pieces
+    "This is a conversation between a person and an AI assistant.", "USER: Name a color. ASSISTANT: Blue.",
+    "The assistant answers accurately, helpfully and politely.", "<|im_start|>user", "<|im_start|>assistant",
 ]
 
 

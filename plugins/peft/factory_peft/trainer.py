@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 from factory.trainers import TrainJob, TrainResult
 
@@ -11,7 +11,7 @@ from factory_peft.options import PeftOptions, parse_options
 
 
 class PeftTrainer:
-    """Finetunes a causal LM on Alpaca records: ``full``, ``lora`` or ``qlora`` (see :class:`PeftOptions`)."""
+    """Finetunes a causal LM with TRL: sft, dpo, orpo, kto or a reward model; full, lora or qlora (see :class:`PeftOptions`)."""
 
     options_model: ClassVar[type[PeftOptions]] = PeftOptions
 
@@ -20,6 +20,6 @@ class PeftTrainer:
 
         return prepare_run(job).execute()
 
-    def launch_command(self, job: TrainJob, recipe_path: str) -> list[str]:
+    def launch_command(self, job: TrainJob, recipe_path: str, cli_args: Sequence[str] = ()) -> list[str]:
         """The accelerate command for a multi-GPU/multi-node run of ``recipe_path`` (``--print-launch``)."""
-        return build_launch_command(parse_options(job.options), recipe_path)
+        return build_launch_command(parse_options(job.options), recipe_path, cli_args)

@@ -53,7 +53,7 @@ def render_card(facts: CardFacts) -> str:
         "---",
         f"base_model: {json.dumps(facts.base_model)}",
         f"library_name: {library}",
-        "pipeline_tag: text-generation",
+        f"pipeline_tag: {'text-classification' if facts.objective == 'reward' else 'text-generation'}",
         "tags:",
         *[f"- {tag}" for tag in tags],
         "---",
@@ -75,6 +75,13 @@ def render_card(facts: CardFacts) -> str:
         format_text = ("Template `" + facts.template + "`. Serve the model with exactly this prompt (no input shown; "
                        "records with an input use the template's input variant):")
         reply_text = f"The response follows the prompt (training prefixed it with {prefix})"
+    if facts.objective == "reward":
+        ending = (f" and ends with `{facts.eos_token}`; the model reads prompt and reply and outputs one score (its "
+                  f"logit), higher for better replies. Padding uses the separate token `{facts.pad_token}`.")
+    else:
+        ending = (f" and ends with `{facts.eos_token}`, which the model learned to emit; stop generation on it. "
+                  f"Padding uses the separate token `{facts.pad_token}`. Only reply tokens contributed to the loss "
+                  "unless `train_on_inputs` is true below.")
     body = f"""
 # {facts.base_model} finetuned by factory ({facts.objective})
 
@@ -90,9 +97,7 @@ Trained by the factory `peft` trainer on {", ".join(f"`{f}`" for f in facts.data
 {facts.prompt_example}
 ```
 
-{reply_text} and ends with `{facts.eos_token}`, which the model learned to emit; stop generation on it. Padding
-uses the separate token `{facts.pad_token}`. Only reply tokens contributed to the loss unless `train_on_inputs` is
-true below.
+{reply_text}{ending}
 
 ## Training settings
 

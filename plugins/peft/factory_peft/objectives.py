@@ -9,9 +9,11 @@
 | reward | ``RewardTrainer`` | ``prompt``/``chosen``/``rejected`` | sequence classifier with one output |
 
 TRL owns tokenization, masks, packing, collation, losses and metrics. The
-thin subclasses below change one thing: TRL tokenizes without a length limit
+thin subclasses below change two things: TRL tokenizes without a length limit
 and :class:`~factory_peft.lengths.LengthPolicy` applies ``max_length``, so
-every truncated or dropped example is counted (TRL cuts silently). With LoRA
+every truncated or dropped example is counted (TRL cuts silently); and packed
+SFT rows are collated as rows unless the attention kernel is variable-length
+(:mod:`factory_peft.packed_rows`, measured 2x faster with sdpa). With LoRA
 and no ``ref_model``, DPO and KTO compute the reference log-probabilities
 with the adapter disabled, so no second copy of the model is loaded.
 """
@@ -27,6 +29,7 @@ from factory.records import Record
 from factory_peft import lengths, rows
 from factory_peft.lengths import Layout, LengthPolicy
 from factory_peft.options import PeftOptions
+from factory_peft.packed_rows import PackedRowsCollator, uses_varlen_attention
 from factory_peft.training_format import TrainingFormat
 
 
@@ -44,6 +47,9 @@ def _sft_trainer() -> type:
         def __init__(self, *args: Any, length_policy: LengthPolicy, skipped: dict[str, int], **kwargs: Any) -> None:
             self.length_policy, self.skipped = length_policy, skipped
             super().__init__(*args, **kwargs)
+            if self.args.packing and not uses_varlen_attention(self.model):
+                # flat padding-free rows cost sdpa/eager attention micro_batch_size times over (packed_rows.py)
+                self.data_collator = PackedRowsCollator(self._tokenizer.pad_token_id)
 
         def _prepare_dataset(self, dataset, processing_class, args, packing, formatting_func, dataset_name):
             tokenized = super()._prepare_dataset(dataset, processing_class, _unlimited(args), False, formatting_func,

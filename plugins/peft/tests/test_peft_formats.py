@@ -228,14 +228,16 @@ def test_packing_saves_padding_without_mixing_examples(llama_dir, tmp_path):
     assert packed.padding.padding_fraction() < plain.padding.padding_fraction()
     model = packed.model.eval()
     batch = next(iter(packed.trainer.get_train_dataloader()))
-    positions = batch["position_ids"][0].tolist()
-    assert "attention_mask" not in batch and positions.count(0) > 1  # several examples in one row
+    assert "attention_mask" not in batch and batch["input_ids"].shape[0] > 1  # rows, not one flat row (sdpa)
+    assert any(row.tolist().count(0) > 1 for row in batch["position_ids"])  # several examples in a row
     with torch.no_grad():
-        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
-        starts = [i for i, p in enumerate(positions) if p == 0] + [len(positions)]
-        for start, end in zip(starts, starts[1:]):  # every packed example must match a run on its own
-            alone = model(input_ids=batch["input_ids"][:, start:end], use_cache=False).logits[0]
-            assert torch.allclose(logits[start:end], alone, atol=1e-5)
+        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        for index, row in enumerate(batch["position_ids"].tolist()):
+            starts = [i for i, p in enumerate(row) if p == 0] + [len(row)]
+            for start, end in zip(starts, starts[1:]):  # every packed example (and the padding) runs on its own
+                alone = model(input_ids=batch["input_ids"][index:index + 1, start:end], use_cache=False).logits[0]
+                assert torch.allclose(logits[index, start:end], alone, atol=1e-5)
+            assert batch["labels"][index, [s for s in starts[:-1]]].eq(IGNORE_INDEX).all()  # no cross-example target
     assert sum(label == IGNORE_INDEX for r in rows for label in r["labels"]) == sum(
         label == IGNORE_INDEX for r in plain.trainer.train_dataset for label in r["labels"])  # masks travel along
 

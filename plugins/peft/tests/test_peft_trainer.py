@@ -243,6 +243,34 @@ def test_bad_options_fail_cleanly_before_loading(llama_dir, data_file, tmp_path,
         trainer.train(job_for(llama_dir, data_file, tmp_path, objective="ppo"))
 
 
+def test_several_gpus_in_one_process_fail_in_one_line(monkeypatch):
+    from factory_peft.devices import plan_devices
+    from factory_peft.options import parse_options
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(UserError, match="4 GPUs are visible to a single process.*--print-launch.*CUDA_VISIBLE_DEVICES"):
+        plan_devices(parse_options({"base_model": "o/m"}))
+    monkeypatch.setenv("WORLD_SIZE", "4")  # one process per GPU, as accelerate launch starts them
+    assert plan_devices(parse_options({"base_model": "o/m"})).world_size == 4
+
+
+def test_packed_rows_are_collated_as_rows_unless_the_kernel_is_variable_length():
+    from types import SimpleNamespace
+
+    from factory_peft.packed_rows import PackedRowsCollator, uses_varlen_attention
+
+    assert uses_varlen_attention(SimpleNamespace(config=SimpleNamespace(_attn_implementation="flash_attention_2")))
+    assert not uses_varlen_attention(SimpleNamespace(config=SimpleNamespace(_attn_implementation="sdpa")))
+    batch = PackedRowsCollator(pad_id=9)([{"input_ids": [1, 2, 3, 4, 5], "labels": [-100, 2, 3, -100, 5], "seq_lengths": [3, 2]},
+                                         {"input_ids": [6, 7], "labels": [6, 7], "seq_lengths": [2]}])
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1], [0, 1, 0, 1, 2]]  # padding runs on its own
+    assert batch["input_ids"].tolist()[1] == [6, 7, 9, 9, 9] and "attention_mask" not in batch
+    assert batch["labels"].tolist() == [[-100, 2, 3, -100, 5], [-100, 7, -100, -100, -100]]  # no first-token target
+
+
 def test_every_option_is_described():
     from factory_peft import LauncherOptions, PeftOptions
 

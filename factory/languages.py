@@ -152,22 +152,19 @@ class Language:
 
     # -- templates --------------------------------------------------------
     def template(self, name: str | None = None) -> PromptTemplate:
-        from factory.errors import UserError
-
-        chosen = name or self.default_template
-        if chosen not in self.templates:
-            known = ", ".join(sorted(self.templates))
-            raise UserError(f"unknown prompt template '{chosen}' for language '{self.code}' (known: {known})")
-        return self.templates[chosen]
+        """A single-turn training format (default: ``default_template``)."""
+        return self._named(self.templates, name or self.default_template, "prompt template")
 
     def chat_format(self, name: str | None = None) -> ChatFormat:
+        """A multi-turn format for tokenizers without a chat template (default: ``default_chat_format``)."""
+        return self._named(self.chat_formats, name or self.default_chat_format, "chat format")
+
+    def _named(self, table: dict[str, Any], name: str, kind: str) -> Any:
         from factory.errors import UserError
 
-        chosen = name or self.default_chat_format
-        if chosen not in self.chat_formats:
-            known = ", ".join(sorted(self.chat_formats))
-            raise UserError(f"unknown chat format '{chosen}' for language '{self.code}' (known: {known})")
-        return self.chat_formats[chosen]
+        if name not in table:
+            raise UserError(f"unknown {kind} '{name}' for language '{self.code}' (known: {', '.join(sorted(table))})")
+        return table[name]
 
     # -- report -----------------------------------------------------------
     def verb_objects(self, texts: Sequence[str]) -> list[tuple[str | None, str | None]]:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from factory_peft.export import load_trained
+from factory_peft.options import PeftOptions
 from factory_peft.run import prepare_run
 from factory_peft.testing import PAIRS, job_for, reply_logprob, reward_pairs, write_jsonl
 
@@ -82,7 +83,7 @@ def test_a_reward_model_ranks_chosen_above_rejected_on_held_out_pairs(llama_dir,
     untrained = accuracy(run.model)
     result = run.execute()
     trained = accuracy(run.model)
-    # 28 held-out pairs: 23 right has a probability of 0.0003 under chance
+    # 28 held-out pairs: 23 or more right has a probability of 0.0005 under chance
     assert trained >= 0.8 > untrained + 0.2, (untrained, trained)
     assert result.metrics["objective_metrics"]["accuracy"]["last"] > 0.5
     reloaded, _ = load_trained(tmp_path / "out" / "model")  # a one-output classifier: the score head came along
@@ -122,7 +123,9 @@ def test_kto_reads_labelled_replies_and_splits_pairs(llama_dir, tmp_path):
     labelled = [{"prompt": p["prompt"], "completion": p[key], "label": key == "chosen"} for p in PAIRS
                 for key in ("chosen", "rejected")]
     data = write_jsonl(tmp_path / "kto.jsonl", labelled)
-    run = prepare_run(job_for(llama_dir, data, tmp_path / "out", objective="kto", max_steps=1))
+    job = job_for(llama_dir, data, tmp_path / "out", objective="kto", max_steps=1)
+    job.options = PeftOptions.model_validate(job.options)  # the core may pass the validated options instance
+    run = prepare_run(job)
     rows = run.trainer.train_dataset
     assert len(rows) == 8 and sorted(rows["label"]) == [False] * 4 + [True] * 4
     from_pairs = prepare_run(job_for(llama_dir, write_jsonl(tmp_path / "p.jsonl", PAIRS), tmp_path / "o2",

@@ -356,7 +356,8 @@ def test_loading_the_plugin_and_printing_the_launch_stays_light():
         "from factory.trainers import TrainJob\n"
         "from factory_peft import PeftTrainer\n"
         "PeftTrainer().launch_command(TrainJob([], '.', {'base_model': 'o/m', 'launcher': {'num_processes': 2}}, None), 'r')\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'accelerate') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'accelerate', 'trl', 'datasets')\n"
+        "             if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

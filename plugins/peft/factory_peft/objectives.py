@@ -120,9 +120,11 @@ class Objective:
     config: Callable[[dict[str, Any], PeftOptions, TrainingFormat], Any]
     trainer: Callable[[], type]
 
+    uses_reference: bool = False  # log-probabilities under a frozen reference policy (dpo, kto)
+
     def build(self, *, model: Any, args: Any, train_rows: list[dict[str, Any]], eval_rows: list[dict[str, Any]],
               tokenizer: Any, peft_config: Any, length_policy: LengthPolicy, skipped: dict[str, int],
-              callbacks: list[Any]) -> Any:
+              callbacks: list[Any], ref_model: Any = None) -> Any:
         """The TRL trainer, its datasets prepared (tokenized, masked, limited; packed for sft)."""
         from datasets import Dataset
 
@@ -132,6 +134,8 @@ class Objective:
                                       length_policy=length_policy)
         if self.name == "sft":
             kwargs["skipped"] = skipped
+        if ref_model is not None:
+            kwargs["ref_model"] = ref_model
         return self.trainer()(**kwargs)
 
 
@@ -197,12 +201,12 @@ _PAIR_METRICS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewar
 OBJECTIVES: dict[str, Objective] = {
     "sft": Objective("sft", "causal", ("loss", "mean_token_accuracy"), rows.sft_rows, _sft_config, _sft_trainer),
     "dpo": Objective("dpo", "causal", ("loss", *_PAIR_METRICS), _paired, _dpo_config,
-                     lambda: _limited(_trl("DPOTrainer")(), lengths.DPO)),
+                     lambda: _limited(_trl("DPOTrainer")(), lengths.DPO), uses_reference=True),
     "orpo": Objective("orpo", "causal", ("loss", "nll_loss", "log_odds_ratio", *_PAIR_METRICS), _paired,
                       _orpo_config, _orpo_trainer),
     "kto": Objective("kto", "causal", ("loss", "kl", "rewards/chosen", "rewards/rejected", "rewards/margins",
                                        "logps/chosen", "logps/rejected"), _unpaired, _kto_config,
-                     lambda: _limited(_trl("KTOTrainer")(), lengths.KTO)),
+                     lambda: _limited(_trl("KTOTrainer")(), lengths.KTO), uses_reference=True),
     "reward": Objective("reward", "reward", ("loss", "accuracy", "margin", "mean_reward"), _paired, _reward_config,
                         lambda: _limited(_trl("RewardTrainer")(), lengths.REWARD)),
 }

@@ -12,6 +12,7 @@ itself; chat formats write their own end tokens.
 Records that cannot serve the objective are errors naming the first one and
 the count, checked before any model is loaded (:func:`check_records`), except
 SFT records without any reply text, which are skipped and counted as before.
+SFT on preference pairs learns the chosen replies (the usual step before DPO).
 """
 
 from __future__ import annotations
@@ -70,9 +71,16 @@ def _reply_text(text: str, fmt: TrainingFormat) -> str:
     return fmt.prompt_template.response_prefix + text
 
 
+def _with_chosen(record: Record) -> Record:
+    """A preference record as a conversation ending on its chosen reply (SFT on the chosen side of pairs)."""
+    if _is_pair(record) and _ends_on_user(record):
+        return Record([*record.messages, message("assistant", record.chosen)], id=record.id, input=record.input)
+    return record
+
+
 def sft_rows(records: list[Record], fmt: TrainingFormat) -> tuple[list[Row], int]:
-    """(rows, records skipped for having no reply text)."""
-    kept = [r for r in records if _has_reply(r)]
+    """(rows, records skipped for having no reply text); a preference pair trains its chosen reply."""
+    kept = [r for r in map(_with_chosen, records) if _has_reply(r)]
     if fmt.prompt_template is not None:
         rows = [{"prompt": _prompt_text(r, fmt), "completion": _reply_text(r.output, fmt)} for r in kept]
     elif fmt.assistant_masks:

@@ -241,8 +241,9 @@ def prepare_run(job: TrainJob) -> TrainingRun:
     plan = plan_devices(options)
     output_dir = Path(job.output_dir)
     resume_from = checkpoints.latest_checkpoint(output_dir) if job.resume else None
+    defaults = {name: f.default for name, f in PeftOptions.model_fields.items() if not f.is_required()}
     checkpoints.record_options(output_dir, options.model_dump(mode="json"), resuming=resume_from is not None,
-                               write=int(os.environ.get("RANK", "0")) == 0)
+                               write=int(os.environ.get("RANK", "0")) == 0, defaults=defaults)
     facts: dict[str, Any] = {}
     if options.method == "qlora":
         facts["bitsandbytes"] = check_bitsandbytes(plan)
@@ -276,12 +277,20 @@ def prepare_run(job: TrainJob) -> TrainingRun:
     if options.method != "full":
         added = [tokenizer.convert_tokens_to_ids(t) for t in fmt.added_tokens]
         peft_config = lora_config(model, options, kind=objective.model_kind, trainable_tokens=added)
+    ref_model = None
+    if objective.uses_reference and options.method == "full" and not options.precompute_reference:
+        # a frozen copy with the same grown embeddings (PAD, chat-format tokens); TRL would load the checkpoint as is
+        ref_model = load_model(options, plan, kind=objective.model_kind)
+        fit_embeddings(ref_model, tokenizer)
+        ref_model.config.use_cache = False
+        ref_model.requires_grad_(False).eval()
     policy = LengthPolicy(options.max_length, options.overlong)
     progress = ProgressCallback(job.progress, objective.key_metrics)
     args = objective.config(training_arguments(options, plan, output_dir, has_eval=bool(eval_rows)), options, fmt)
     trainer = objective.build(model=model, args=args, train_rows=train_rows, eval_rows=eval_rows, tokenizer=tokenizer,
                               peft_config=peft_config, length_policy=policy,
-                              skipped={"train": train_skipped, "eval": eval_skipped}, callbacks=[progress])
+                              skipped={"train": train_skipped, "eval": eval_skipped}, callbacks=[progress],
+                              ref_model=ref_model)
     trainer.remove_callback(PrinterCallback)  # progress goes through job.progress, not stdout
     stats = policy.stats["train"]
     if not stats.examples:

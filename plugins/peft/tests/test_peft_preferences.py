@@ -131,3 +131,28 @@ def test_kto_reads_labelled_replies_and_splits_pairs(llama_dir, tmp_path):
     from_pairs = prepare_run(job_for(llama_dir, write_jsonl(tmp_path / "p.jsonl", PAIRS), tmp_path / "o2",
                                      objective="kto", max_steps=1)).trainer.train_dataset
     assert from_pairs["completion_ids"] == rows["completion_ids"] and from_pairs["label"] == rows["label"]
+
+
+def test_full_dpo_keeps_a_frozen_reference_copy_or_precomputes_it_with_the_same_result(llama_dir, pairs_file, tmp_path):
+    runs, losses = {}, {}
+    for name, extra in (("copy", {}), ("precomputed", {"precompute_reference": True})):
+        events: list[dict] = []
+        run = prepare_run(job_for(llama_dir, pairs_file, tmp_path / name, events, objective="dpo", method="full",
+                                  learning_rate=1e-3, max_steps=4, logging_steps=1, **extra))
+        runs[name], result = run, run.execute()
+        losses[name] = [e["loss"] for e in events if e["event"] == "step"]
+        assert result.metrics["reference_model"] == {"copy": "a frozen copy of the base model",
+                                                     "precomputed": "precomputed before training"}[name]
+    reference = runs["copy"].trainer.ref_model
+    assert reference is not None and reference is not runs["copy"].model
+    assert not any(p.requires_grad for p in reference.parameters())  # frozen
+    # the copy has the run's PAD row, so both reference paths score the same pairs alike
+    assert reference.get_input_embeddings().weight.shape == runs["copy"].model.get_input_embeddings().weight.shape
+    assert losses["copy"] == pytest.approx(losses["precomputed"], rel=1e-4)
+
+
+def test_sft_on_preference_pairs_learns_the_chosen_replies(llama_dir, pairs_file, tmp_path):
+    run = prepare_run(job_for(llama_dir, pairs_file, tmp_path / "out", max_steps=1))
+    learned = [run.tokenizer.decode([i for i, label in zip(row["input_ids"], row["labels"]) if label != -100])
+               for row in run.trainer.train_dataset]
+    assert [text.removesuffix("</s>").strip() for text in learned] == [p["chosen"] for p in PAIRS]

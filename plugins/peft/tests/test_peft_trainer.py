@@ -56,6 +56,13 @@ def test_full_finetune_overfits_and_reports_progress(llama_dir, data_file, tmp_p
     with pytest.raises(UserError, match=r"other options \(changed: learning_rate\)"):  # resuming another run
         prepare_run(job_for(llama_dir, data_file, tmp_path / "out", method="full", learning_rate=5e-3, eval_size=2,
                             save_steps=6, packing=True))
+    # a checkpoint written before an option existed resumes as if it had the option's default
+    options_file = tmp_path / "out" / "train_options.json"
+    older = {k: v for k, v in json.loads(options_file.read_text()).items() if k not in ("objective", "beta")}
+    options_file.write_text(json.dumps(older))
+    resumed = prepare_run(job_for(llama_dir, data_file, tmp_path / "out", method="full", learning_rate=1e-2,
+                                  eval_size=2, save_steps=6, packing=True))
+    assert resumed.resume_from == tmp_path / "out" / "checkpoint-12"
 
 
 def test_lora_adapter_reloads_to_the_same_logits_and_merges(neox_dir, data_file, korean, tmp_path):

@@ -83,6 +83,10 @@ def load_trained(folder: str | Path, base_model: str | None = None, dtype: Any =
         # the adapter file carries the trained run's embedding rows; make room for them
         base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     base.config.pad_token_id = tokenizer.pad_token_id
+    if (folder / "generation_config.json").exists():  # the trained format's stop tokens (ChatML's <|im_end|>)
+        from transformers import GenerationConfig
+
+        base.generation_config = GenerationConfig.from_pretrained(folder)
     return PeftModel.from_pretrained(base, folder), tokenizer
 
 

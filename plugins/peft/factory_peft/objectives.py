@@ -30,7 +30,7 @@ from factory_peft import lengths, rows
 from factory_peft.lengths import Layout, LengthPolicy
 from factory_peft.options import PeftOptions
 from factory_peft.packed_rows import PackedRowsCollator, uses_varlen_attention
-from factory_peft.training_format import TrainingFormat
+from factory_peft.training_format import TrainingFormat, adds_bos
 
 
 def _unlimited(args: Any) -> Any:
@@ -81,10 +81,17 @@ def _orpo_trainer() -> type:
     from trl.experimental.orpo import ORPOTrainer
 
     class FactoryORPOTrainer(ORPOTrainer):
-        """ORPO tokenizes in ``tokenize_row`` (and truncates there); the policy runs on its output instead."""
+        """ORPO tokenizes in ``tokenize_row`` (and truncates there); the policy runs on its output instead.
+
+        It also prepends BOS to every prompt, even for tokenizers that never add one (GPT-NeoX and
+        Polyglot, whose BOS is their EOS): for those it is removed again, so ORPO trains the same
+        tokens as SFT, DPO and serving.
+        """
 
         def __init__(self, *args: Any, length_policy: LengthPolicy, **kwargs: Any) -> None:
             self.length_policy = length_policy
+            tokenizer = kwargs["processing_class"]
+            self._unwanted_bos = None if adds_bos(tokenizer) else tokenizer.bos_token_id
             super().__init__(*args, **kwargs)
             self.train_dataset = length_policy.apply(self.train_dataset, lengths.ORPO, "train")
             if self.eval_dataset is not None:
@@ -93,9 +100,15 @@ def _orpo_trainer() -> type:
         def tokenize_row(self, feature, model=None):
             limit, self.max_length = self.max_length, 2**62
             try:
-                return super().tokenize_row(feature, model)
+                row = super().tokenize_row(feature, model)
             finally:
                 self.max_length = limit
+            if self._unwanted_bos is not None:
+                for group in ("chosen_", "rejected_", "prompt_"):
+                    if row[f"{group}input_ids"][:1] == [self._unwanted_bos]:
+                        for key in [k for k in row if k.startswith(group)]:
+                            row[key] = row[key][1:]
+            return row
 
         def _track_num_input_tokens(self, inputs):
             # ORPO's batches hold chosen_/rejected_input_ids, not input_ids: count their real tokens

@@ -148,6 +148,9 @@ class TrainingRun:
         if not self.trainer.is_world_process_zero():
             return TrainResult(output_dir=self.output_dir, metrics=metrics)
         self.tokenizer.save_pretrained(str(model_dir))  # with its PAD token and the training chat template
+        generation = getattr(self.model, "generation_config", None)
+        if generation is not None:  # an adapter folder has none of its own: keep the format's stop token with it
+            generation.save_pretrained(str(model_dir))
         if self.options.method != "full":
             metrics.update(export.verify_adapter(model_dir, output.global_step))
         self._write_card(model_dir, self.options.method, metrics)

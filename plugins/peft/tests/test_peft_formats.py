@@ -131,7 +131,30 @@ def test_chatml_adds_its_markers_and_trains_their_embeddings(llama_dir, conversa
     run.execute()
     after = run.model.get_input_embeddings()(torch.tensor(added)).detach()
     assert not torch.allclose(before, after)
-    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in run.model.generation_config.eos_token_id  # stops there
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert im_end in run.model.generation_config.eos_token_id  # generation stops there...
+    from factory_peft.export import load_trained
+
+    reloaded, _ = load_trained(tmp_path / "out" / "model")
+    assert im_end in reloaded.generation_config.eos_token_id  # ...also after a reload of the adapter
+
+
+def test_a_token_spanning_the_prompt_boundary_is_masked_with_the_prompt(llama_dir, tmp_path):
+    from factory.languages import Language, PromptTemplate
+
+    class Cut(Language):
+        code = "cut"
+        templates = {"cut": PromptTemplate(name="cut", with_input="{instruction}", without_input="### Instruc")}
+        default_template = "cut"
+
+    data = write_jsonl(tmp_path / "d.jsonl", [{"instruction": "x", "input": "", "output": "tion:"}])
+    run = prepared(llama_dir, data, tmp_path / "out", language=Cut())  # the prompt ends mid-word
+    tokenizer, row = run.tokenizer, run.trainer.train_dataset[0]
+    full, alone = tokenizer("### Instruction:")["input_ids"], tokenizer("### Instruc")["input_ids"]
+    assert row["input_ids"] == full + [tokenizer.eos_token_id]
+    shared = next(i for i, (a, b) in enumerate(zip(full, alone)) if a != b)
+    # the merged token is learned, never shifted into the prompt: the common prefix is masked
+    assert row["labels"] == [IGNORE_INDEX] * shared + full[shared:] + [tokenizer.eos_token_id]
 
 
 def test_a_tokenizer_template_without_generation_markers(llama_dir, data_file, conversations_file, tmp_path):
@@ -266,6 +289,20 @@ def test_overlong_examples_are_counted_never_silently_cut(neox_dir, korean, tmp_
     tiny = write_jsonl(tmp_path / "long-prompt.jsonl", [TRAIN_RECORDS[0], {**TRAIN_RECORDS[0], "output": long_output}])
     with pytest.raises(UserError, match="none of the 2 training records fit max_length"):
         prepared(neox_dir, tiny, tmp_path / "p", language=korean, template="koalpaca", max_length=prompt_len)
+
+
+def test_an_overlong_conversation_is_counted_and_keeps_its_start(llama_dir, conversations_file, tmp_path):
+    full = prepared(llama_dir, conversations_file, tmp_path / "full", template="vicuna-v1.1").trainer.train_dataset
+    lengths = [len(row["input_ids"]) for row in full]
+    limit = sorted(lengths)[-2]  # the longest conversation no longer fits
+    run = prepared(llama_dir, conversations_file, tmp_path / "cut", template="vicuna-v1.1", max_length=limit)
+    assert run.stats.truncated == 1 and run.stats.examples == len(CONVERSATIONS) and run.stats.longest == limit
+    longest = lengths.index(max(lengths))
+    cut = run.trainer.train_dataset[longest]
+    assert cut["input_ids"] == full[longest]["input_ids"][:limit] and cut["labels"] == full[longest]["labels"][:limit]
+    dropped = prepared(llama_dir, conversations_file, tmp_path / "drop", template="vicuna-v1.1", max_length=limit,
+                       overlong="drop")
+    assert dropped.stats.dropped_overlong == 1 and len(dropped.trainer.train_dataset) == len(CONVERSATIONS) - 1
 
 
 @pytest.mark.parametrize("objective", ["dpo", "reward", "orpo", "kto"])

@@ -156,3 +156,16 @@ def test_sft_on_preference_pairs_learns_the_chosen_replies(llama_dir, pairs_file
     learned = [run.tokenizer.decode([i for i, label in zip(row["input_ids"], row["labels"]) if label != -100])
                for row in run.trainer.train_dataset]
     assert [text.removesuffix("</s>").strip() for text in learned] == [p["chosen"] for p in PAIRS]
+
+
+@pytest.mark.parametrize("arch", ["llama", "neox"])
+def test_orpo_trains_the_same_tokens_as_dpo(arch, llama_dir, neox_dir, pairs_file, tmp_path):
+    """ORPO tokenizes on its own (and adds BOS): its sequences must still be the served ones, BOS only where due."""
+    base = llama_dir if arch == "llama" else neox_dir
+    orpo = prepare_run(job_for(base, pairs_file, tmp_path / "orpo", objective="orpo", max_steps=1)).trainer.train_dataset
+    dpo = prepare_run(job_for(base, pairs_file, tmp_path / "dpo", objective="dpo", max_steps=1)).trainer.train_dataset
+    for o, d in zip(orpo, dpo):
+        assert o["chosen_input_ids"] == d["prompt_ids"] + d["chosen_ids"]
+        assert o["rejected_input_ids"] == d["prompt_ids"] + d["rejected_ids"]
+        n = len(d["prompt_ids"])
+        assert o["chosen_labels"] == [-100] * n + d["chosen_ids"]

@@ -90,10 +90,11 @@ def test_lora_adapter_reloads_to_the_same_logits_and_merges(neox_dir, data_file,
     assert "### 질문: {instruction}\n\n### 답변:" in (tmp_path / "out" / "model" / "README.md").read_text()
 
 
-def test_qlora_trains_a_4bit_base_on_cpu(neox_dir, data_file, tmp_path):
+@pytest.mark.parametrize("data", ["single-turn", "conversations"])
+def test_qlora_trains_a_4bit_base_on_cpu(data, neox_dir, data_file, conversations_file, tmp_path):
     events: list[dict] = []
-    run = prepare_run(job_for(neox_dir, data_file, tmp_path / "out", events, method="qlora",
-                              target_modules=["query_key_value"], learning_rate=5e-2))
+    run = prepare_run(job_for(neox_dir, data_file if data == "single-turn" else conversations_file, tmp_path / "out",
+                              events, method="qlora", target_modules=["query_key_value"], learning_rate=5e-2))
     quantized = [m for m in run.model.modules() if type(m).__name__ == "Linear4bit"]
     assert quantized and all(m.weight.dtype == torch.uint8 and m.weight.quant_type == "nf4" for m in quantized)
     assert all(m.weight.quant_state.nested for m in quantized)  # double quantization
@@ -142,14 +143,17 @@ RESUME_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("objective", ["sft", "dpo"])
-def test_resume_after_kill_continues_at_the_same_step_with_the_same_optimizer_state(objective, llama_dir, data_file,
-                                                                                    pairs_file, tmp_path):
+@pytest.mark.parametrize("case", ["sft", "sft-conversations", "dpo"])
+def test_resume_after_kill_continues_at_the_same_step_with_the_same_optimizer_state(case, llama_dir, data_file,
+                                                                                    conversations_file, pairs_file,
+                                                                                    tmp_path):
     from transformers import TrainerCallback
 
+    objective = case.split("-")[0]
+    extra = {"template": "vicuna-v1.1"} if case == "sft-conversations" else {}
     options = tiny_options(llama_dir, max_steps=8, save_steps=3, logging_steps=1, lora_dropout=0.1,
-                           lr_scheduler="cosine", warmup_steps=2, batch_size=4, objective=objective)
-    data_file = data_file if objective == "sft" else pairs_file
+                           lr_scheduler="cosine", warmup_steps=2, batch_size=4, objective=objective, **extra)
+    data_file = {"sft": data_file, "sft-conversations": conversations_file, "dpo": pairs_file}[case]
     script = tmp_path / "train_then_hang.py"
     script.write_text(RESUME_SCRIPT)
     events_file, killed_dir = tmp_path / "events.jsonl", tmp_path / "killed"

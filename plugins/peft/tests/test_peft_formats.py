@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from factory.default_plugins.english import English
 from factory.errors import UserError
 from factory.records import Record
 

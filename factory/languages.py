@@ -3,7 +3,9 @@
 A language plugin tells the core how to treat text in one language: how to
 tokenize it for near-duplicate filtering, how to count its words for length
 filters, whether a text is written in it, how generation prompts are worded,
-which tasks a text model cannot do, and which prompt templates training uses.
+which tasks a text model cannot do, and which formats training uses: single-turn
+prompt templates (``templates``) and multi-turn chat formats for base models
+without a chat template (``chat_formats``, see :mod:`factory.chat_formats`).
 Subclass :class:`Language`, override what differs, and register the class
 from the ``register_languages`` hook.
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from factory.contracts import Options, Plugin
+from factory import chat_formats as _chat_formats
+from factory.chat_formats import ChatFormat
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,8 @@ class PromptTemplate:
     The response follows ``prompt`` directly; ``with_input`` is used when
     the record has an input, ``without_input`` otherwise. ``response_prefix``
     is text the training format puts between the prompt and the response
-    that the serving prompt does not end with (KoAlpaca: ``"### 답변:"`` is
-    served, ``"### 답변: {output}"`` is trained).
+    that the serving prompt does not end with (the Korean plugin's KoAlpaca:
+    ``"### 답변:"`` is served, ``"### 답변: {output}"`` is trained).
     """
 
     name: str
@@ -85,15 +89,6 @@ ALPACA_STANFORD_TEMPLATE = PromptTemplate(
     description="Stanford Alpaca's own training format (no newline after '### Response:').",
 )
 
-KOALPACA_TEMPLATE = PromptTemplate(
-    name="koalpaca",
-    with_input="### 질문: {instruction}\n\n### 맥락: {input}\n\n### 답변:",
-    without_input="### 질문: {instruction}\n\n### 답변:",
-    description="KoAlpaca's question/answer format, with an optional context section.",
-    response_prefix=" ",
-)
-
-
 class Language(Plugin):
     """Base class of language plugins; the defaults suit space-separated scripts.
 
@@ -117,14 +112,17 @@ class Language(Plugin):
     blacklist: ClassVar[tuple[str, ...]] = ()
     #: Instruction prefixes of "write a program" tasks a text model should not get.
     program_task_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: Single-turn training formats (instruction, optional input -> response).
     templates: ClassVar[dict[str, PromptTemplate]] = {
         "alpaca": ALPACA_TEMPLATE,
         "alpaca-stanford": ALPACA_STANFORD_TEMPLATE,
-        "koalpaca": KOALPACA_TEMPLATE,
     }
     default_template: ClassVar[str] = "alpaca"
     #: PyPI packages shipping fonts for this script, for report figures: (import name, folder, font files).
     report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = ()
+    #: Multi-turn formats for base models whose tokenizer has no chat template.
+    chat_formats: ClassVar[dict[str, ChatFormat]] = dict(_chat_formats.BUILTIN)
+    default_chat_format: ClassVar[str] = _chat_formats.VICUNA_V11.name
     #: Path of the seed set shipped with the plugin (seed_tasks.jsonl), if any.
     default_seeds: ClassVar[Path | None] = None
 
@@ -165,13 +163,19 @@ class Language(Plugin):
 
     # -- templates --------------------------------------------------------
     def template(self, name: str | None = None) -> PromptTemplate:
+        """A single-turn training format (default: ``default_template``)."""
+        return self._named(self.templates, name or self.default_template, "prompt template")
+
+    def chat_format(self, name: str | None = None) -> ChatFormat:
+        """A multi-turn format for tokenizers without a chat template (default: ``default_chat_format``)."""
+        return self._named(self.chat_formats, name or self.default_chat_format, "chat format")
+
+    def _named(self, table: dict[str, Any], name: str, kind: str) -> Any:
         from factory.errors import UserError
 
-        chosen = name or self.default_template
-        if chosen not in self.templates:
-            known = ", ".join(sorted(self.templates))
-            raise UserError(f"unknown prompt template '{chosen}' for language '{self.code}' (known: {known})")
-        return self.templates[chosen]
+        if name not in table:
+            raise UserError(f"unknown {kind} '{name}' for language '{self.code}' (known: {', '.join(sorted(table))})")
+        return table[name]
 
     # -- report -----------------------------------------------------------
     def verb_objects(self, texts: Sequence[str]) -> list[tuple[str | None, str | None]]:

@@ -1,10 +1,15 @@
-"""The trainer plugin contract: finetune a backbone on an Alpaca-format dataset."""
+"""The trainer plugin contract: finetune a backbone on a dataset of canonical records.
+
+The data files hold any row format :func:`factory.records.load_records` reads
+(canonical ``messages``, Alpaca, ShareGPT, TRL preference and unpaired rows);
+the trainer decides what its objective needs from them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Sequence
 
 from factory.contracts import Plugin
 
@@ -13,7 +18,7 @@ from factory.contracts import Plugin
 class TrainJob:
     """Everything a trainer needs, resolved by the core from the recipe."""
 
-    data_files: list[Path]  # Alpaca JSON/JSONL files
+    data_files: list[Path]  # JSON/JSONL files of records (see the module doc)
     output_dir: Path
     options: Any  # the recipe's train options: the plugin's options_model instance (a dict from older callers)
     language: Any  # factory.languages.Language, for prompt templates
@@ -42,5 +47,9 @@ class Trainer(Plugin):
     def train(self, job: TrainJob) -> TrainResult:
         raise NotImplementedError
 
-    def launch_command(self, job: TrainJob, recipe_path: str) -> list[str]:
-        """The exact accelerate/torchrun command for multi-GPU runs (``--print-launch``)."""
+    def launch_command(self, job: TrainJob, recipe_path: str, cli_args: Sequence[str] = ()) -> list[str]:
+        """The exact accelerate/torchrun command for multi-GPU runs (``--print-launch``).
+
+        Every process it starts must run ``factory train RECIPE *cli_args``: ``cli_args``
+        are the arguments that reproduce the invocation (``--data``, ``--set``, ``--out``...).
+        """

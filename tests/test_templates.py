@@ -1,6 +1,9 @@
-"""Training templates are reproduced exactly: models are trained and served on these strings."""
+"""Training formats are reproduced exactly: models are trained and served on these strings."""
 
-from factory.languages import ALPACA_STANFORD_TEMPLATE, ALPACA_TEMPLATE, KOALPACA_TEMPLATE
+import re
+
+from factory import chat_formats
+from factory.languages import ALPACA_STANFORD_TEMPLATE, ALPACA_TEMPLATE, Language
 
 
 def test_alpaca_formats():
@@ -12,7 +15,21 @@ def test_alpaca_formats():
     assert ALPACA_STANFORD_TEMPLATE.render("Say hi.") == ALPACA_TEMPLATE.render("Say hi.")[:-1]
 
 
-def test_koalpaca_format():
-    assert KOALPACA_TEMPLATE.render("한국의 수도는?") == "### 질문: 한국의 수도는?\n\n### 답변:"
-    assert KOALPACA_TEMPLATE.render("요약해 주세요.", "긴 글") == "### 질문: 요약해 주세요.\n\n### 맥락: 긴 글\n\n### 답변:"
-    assert KOALPACA_TEMPLATE.response_prefix == " "
+def test_base_language_offers_only_language_neutral_formats():
+    # KoAlpaca is Korean-specific: it belongs to the Korean plugin, not to every language
+    assert set(Language.templates) == {"alpaca", "alpaca-stanford"}
+    assert set(Language.chat_formats) == {"vicuna-v1.1", "chatml"}
+    assert Language().chat_format().name == "vicuna-v1.1" and Language().chat_format("chatml") is chat_formats.CHATML
+
+
+def test_chat_formats_mark_every_assistant_reply_for_the_loss():
+    for fmt in chat_formats.BUILTIN.values():
+        body = fmt.jinja(bos=False)
+        assert body.count("{%- generation -%}") == 1 and body.count("{%- endgeneration -%}") == 1
+        assert "add_generation_prompt" in body
+        assert fmt.jinja(bos=True).startswith("{{- bos_token -}}") and "bos_token" not in body
+    # the reply's end token is inside the generation block, so the model learns to stop
+    learned = re.search(r"generation -%\}(.*?)\{%- endgeneration", chat_formats.VICUNA_V11.body).group(1)
+    assert "eos_token" in learned
+    learned = re.search(r"generation -%\}(.*?)\{%- endgeneration", chat_formats.CHATML.body).group(1)
+    assert "<|im_end|>" in learned and chat_formats.CHATML.stop == "<|im_end|>"

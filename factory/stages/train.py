@@ -23,12 +23,22 @@ def training_files(ctx: RunContext) -> list[Path]:
             raise UserError(f"train.data: {path} holds no train.jsonl or accepted.jsonl")
         return [path]
     if not ctx.recipe.is_data_recipe:
-        raise UserError(f"{ctx.loaded.path}: train.data: name the dataset to train on (an Alpaca JSON/JSONL file or a run folder)")
+        raise UserError(f"{ctx.loaded.path}: train.data: name the dataset to train on (a JSON/JSONL file of records or a run folder)")
     exported = ctx.run.data_dir / "train.jsonl"
     chosen = exported if exported.exists() else ctx.run.accepted_path
     if not chosen.exists():
         raise UserError(f"{ctx.run.path}: no dataset yet; run `factory run {ctx.loaded.path}` first or pass --data")
     return [chosen]
+
+
+TRAIN_METRICS_FILE = "train_metrics.json"
+
+
+def write_train_metrics(run_path: Path, metrics: dict) -> Path:
+    """``RUN/train_metrics.json``: what the trainer reported (losses, the objective's metrics first and last...)."""
+    path = run_path / TRAIN_METRICS_FILE
+    path.write_text(json.dumps(metrics, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def build_job(ctx: RunContext) -> TrainJob:
@@ -58,4 +68,4 @@ class TrainStage:
         result = trainer.train(job)
         ctx.stage_seconds[self.name] = time.monotonic() - started
         ctx.provenance["train"] = {"output_dir": str(result.output_dir), "metrics": result.metrics}
-        (ctx.run.path / "train_metrics.json").write_text(json.dumps(result.metrics, indent=2, default=str) + "\n")
+        write_train_metrics(ctx.run.path, result.metrics)

@@ -16,11 +16,13 @@ from typing import ClassVar, Sequence
 
 from pydantic import Field
 
+from factory.chat_formats import ChatFormat
 from factory.contracts import Options
-from factory.languages import Language, PromptWording
+from factory.languages import Language, PromptTemplate, PromptWording
 from factory.paths import packaged_seeds
 
 from factory_ko.kiwi import analyze
+from factory_ko.templates import KOALPACA_CHAT, KOALPACA_TEMPLATE
 from factory_ko.verb_object import verb_object
 
 #: seeds/ko/seed_tasks.jsonl, package data of factory_ko (in the repository, seeds/ko links to the top-level seeds/)
@@ -82,7 +84,10 @@ class Korean(Language):
     #: A "write a program" task: one of these objects with one of these predicates.
     program_objects: ClassVar[tuple[str, ...]] = ("프로그램", "코드", "스크립트")
     program_verbs: ClassVar[tuple[str, ...]] = ("작성하다", "만들다", "짜다", "구현하다", "개발하다", "코딩하다")
-    default_template: ClassVar[str] = "koalpaca"
+    templates: ClassVar[dict[str, PromptTemplate]] = {**Language.templates, KOALPACA_TEMPLATE.name: KOALPACA_TEMPLATE}
+    default_template: ClassVar[str] = KOALPACA_TEMPLATE.name
+    chat_formats: ClassVar[dict[str, ChatFormat]] = {**Language.chat_formats, KOALPACA_CHAT.name: KOALPACA_CHAT}
+    default_chat_format: ClassVar[str] = KOALPACA_CHAT.name
     #: koreanize-matplotlib ships NanumGothic (Hangul, kana and CJK ideographs) for report figures
     report_fonts: ClassVar[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
         ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),

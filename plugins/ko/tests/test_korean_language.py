@@ -238,6 +238,16 @@ def test_default_template_is_koalpaca_and_alpaca_is_available(ko):
     assert ko.template("alpaca").name == "alpaca"
 
 
+def test_koalpaca_templates_are_the_published_format(ko):
+    from factory_ko.templates import KOALPACA_CHAT, KOALPACA_TEMPLATE
+
+    assert KOALPACA_TEMPLATE.render("한국의 수도는?") == "### 질문: 한국의 수도는?\n\n### 답변:"
+    assert KOALPACA_TEMPLATE.render("요약해 주세요.", "긴 글") == "### 질문: 요약해 주세요.\n\n### 맥락: 긴 글\n\n### 답변:"
+    assert KOALPACA_TEMPLATE.response_prefix == " "
+    assert ko.chat_format().name == "koalpaca-chat" and ko.chat_format("vicuna-v1.1").name == "vicuna-v1.1"
+    assert KOALPACA_CHAT is ko.chat_formats["koalpaca-chat"] and "{%- generation -%}" in KOALPACA_CHAT.body
+
+
 # -- registration -------------------------------------------------------------------
 def test_registered_through_the_entry_point():
     from factory.plugins import get_registry

@@ -1,8 +1,8 @@
 """The model card (README.md) written next to the saved weights.
 
 It records what a user needs to serve the model correctly: the exact prompt
-format, the EOS and PAD tokens, the base model and method, the
-hyperparameters and the final metrics.
+format, the EOS and PAD tokens, the base model, objective and method, the
+hyperparameters, the final metrics and how the objective's metrics moved.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from factory.records import Record
-
 
 @dataclass
 class CardFacts:
     base_model: str
     method: str  # full | lora | qlora | merged
+    objective: str  # sft | dpo | orpo | kto | reward
     template: str
+    conversational: bool  # a chat template (saved with the tokenizer) renders the prompt
     prompt_example: str  # the prompt of a placeholder record, as the model was trained on it
     response_prefix: str
     eos_token: str
@@ -37,18 +37,23 @@ _METHOD_TEXT = {
 }
 
 
-def placeholder_record() -> Record:
-    return Record.from_alpaca("{instruction}", input="", output="")
+_OBJECTIVE_TEXT = {
+    "sft": "supervised finetuning on the assistant replies",
+    "dpo": "direct preference optimisation (DPO) on chosen/rejected reply pairs",
+    "orpo": "odds-ratio preference optimisation (ORPO) on chosen/rejected reply pairs, without a reference model",
+    "kto": "Kahneman-Tversky optimisation (KTO) on replies labelled desirable or not",
+    "reward": "a reward model: the score head rates a prompt and reply, trained to rank chosen above rejected",
+}
 
 
 def render_card(facts: CardFacts) -> str:
     library = "peft" if facts.method in ("lora", "qlora") else "transformers"
-    tags = ["factory", "instruction-tuning", facts.method]
+    tags = ["factory", "trl", facts.objective, facts.method]
     front = [
         "---",
         f"base_model: {json.dumps(facts.base_model)}",
         f"library_name: {library}",
-        "pipeline_tag: text-generation",
+        f"pipeline_tag: {'text-classification' if facts.objective == 'reward' else 'text-generation'}",
         "tags:",
         *[f"- {tag}" for tag in tags],
         "---",
@@ -57,25 +62,42 @@ def render_card(facts: CardFacts) -> str:
                      for key, value in sorted(facts.hyperparameters.items()))
     metric_rows = "\n".join(f"| {key} | {value} |" for key, value in sorted(facts.metrics.items())
                             if isinstance(value, (int, float, str)))
+    moved = facts.metrics.get("objective_metrics") or {}
+    moved_rows = "\n".join(f"| {key} | {v['first']:.4g} (step {v['first_step']}) | {v['last']:.4g} (step {v['last_step']}) |"
+                            for key, v in moved.items())
     prefix = json.dumps(facts.response_prefix, ensure_ascii=False)
+    if facts.conversational:
+        format_text = (f"Chat format `{facts.template}`, saved as the tokenizer's chat template: render conversations "
+                       "with `tokenizer.apply_chat_template(messages, add_generation_prompt=True)`. A one-question "
+                       "prompt looks like this:")
+        reply_text = "The reply follows the prompt"
+    else:
+        format_text = ("Template `" + facts.template + "`. Serve the model with exactly this prompt (no input shown; "
+                       "records with an input use the template's input variant):")
+        reply_text = f"The response follows the prompt (training prefixed it with {prefix})"
+    if facts.objective == "reward":
+        ending = (f" and ends with `{facts.eos_token}`; the model reads prompt and reply and outputs one score (its "
+                  f"logit), higher for better replies. Padding uses the separate token `{facts.pad_token}`.")
+    else:
+        ending = (f" and ends with `{facts.eos_token}`, which the model learned to emit; stop generation on it. "
+                  f"Padding uses the separate token `{facts.pad_token}`. Only reply tokens contributed to the loss "
+                  "unless `train_on_inputs` is true below.")
     body = f"""
-# Instruction-tuned {facts.base_model}
+# {facts.base_model} finetuned by factory ({facts.objective})
 
+Objective: **{facts.objective}**: {_OBJECTIVE_TEXT[facts.objective]}, with TRL.
 Method: **{facts.method}**: {_METHOD_TEXT[facts.method]}.
 Trained by the factory `peft` trainer on {", ".join(f"`{f}`" for f in facts.data_files) or "the run's dataset"}.
 
 ## Prompt format
 
-Template `{facts.template}`. Serve the model with exactly this prompt (no input shown; records with an
-input use the template's input variant):
+{format_text}
 
 ```text
 {facts.prompt_example}
 ```
 
-The response follows the prompt (training prefixed it with {prefix}) and ends with the EOS token
-`{facts.eos_token}`, which the model learned to emit; stop generation on it. Padding uses the separate token
-`{facts.pad_token}`. Only response tokens contributed to the loss unless `train_on_inputs` is true below.
+{reply_text}{ending}
 
 ## Training settings
 
@@ -88,6 +110,12 @@ The response follows the prompt (training prefixed it with {prefix}) and ends wi
 | metric | value |
 | --- | --- |
 {metric_rows}
+
+How the objective's metrics moved during training:
+
+| metric | first | last |
+| --- | --- | --- |
+{moved_rows}
 """
     return "\n".join(front) + "\n" + body
 

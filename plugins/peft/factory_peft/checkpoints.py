@@ -38,13 +38,19 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return best[1] if best else None
 
 
-def record_options(output_dir: Path, options: dict[str, Any], resuming: bool, write: bool = True) -> None:
-    """Record the run's options (``write``: main process only); when resuming, fail if one that matters changed."""
+def record_options(output_dir: Path, options: dict[str, Any], resuming: bool, write: bool = True,
+                   defaults: dict[str, Any] | None = None) -> None:
+    """Record the run's options (``write``: main process only); when resuming, fail if one that matters changed.
+
+    ``defaults``: option defaults, standing in for options a checkpoint's file does not list
+    (written before the option existed), so upgrading the plugin does not refuse a resume.
+    """
     path = output_dir / OPTIONS_FILE
+    defaults = defaults or {}
     if resuming and path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
         changed = sorted(k for k in set(previous) | set(options)
-                         if k not in RESUME_SAFE and previous.get(k) != options.get(k))
+                         if k not in RESUME_SAFE and previous.get(k, defaults.get(k)) != options.get(k))
         if changed:
             raise UserError(f"{output_dir}: holds checkpoints of a run with other options (changed: {', '.join(changed)}); "
                             "use a new output_dir or delete its checkpoints")

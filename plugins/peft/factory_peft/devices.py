@@ -47,10 +47,16 @@ def plan_devices(options: PeftOptions) -> DevicePlan:
     else:
         bf16 = bool(options.bf16)
     optim = "paged_adamw_8bit" if options.method == "qlora" and cuda else "adamw_torch"
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if cuda and world_size == 1 and torch.cuda.device_count() > 1:
+        # one process would wrap the model in nn.DataParallel, which TRL's trainers refuse
+        raise UserError(f"{torch.cuda.device_count()} GPUs are visible to a single process: run the command "
+                        "`factory train RECIPE --print-launch` prints (one process per GPU), or choose one GPU "
+                        "with CUDA_VISIBLE_DEVICES=0")
     return DevicePlan(
         device=device,
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
-        world_size=int(os.environ.get("WORLD_SIZE", "1")),
+        world_size=world_size,
         bf16=bf16,
         optim=optim,
     )

@@ -48,24 +48,45 @@ def is_adapter(folder: Path) -> bool:
     return (folder / ADAPTER_CONFIG).exists()
 
 
+def _model_class(folder: Path) -> Any:
+    """A reward model (one-output sequence classifier) or a causal LM, as the saved folder says."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if is_adapter(folder):
+        seq_cls = json.loads((folder / ADAPTER_CONFIG).read_text()).get("task_type") == "SEQ_CLS"
+    else:
+        architectures = json.loads((folder / "config.json").read_text()).get("architectures") or [""]
+        seq_cls = architectures[0].endswith("ForSequenceClassification")
+    return AutoModelForSequenceClassification if seq_cls else AutoModelForCausalLM
+
+
 def load_trained(folder: str | Path, base_model: str | None = None, dtype: Any = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a saved run folder: a full model, or base + adapter (PAD row restored)."""
+    """(model, tokenizer) from a saved run folder: a full model, or base + adapter (PAD row restored).
+
+    A reward model comes back as a sequence classifier with one output (its score).
+    """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     folder = Path(folder)
     dtype = dtype or torch.float32
     tokenizer = AutoTokenizer.from_pretrained(folder)
+    auto = _model_class(folder)
     if not is_adapter(folder):
-        return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype), tokenizer
+        return auto.from_pretrained(folder, dtype=dtype), tokenizer
     from peft import PeftModel
 
     base_name = base_model or json.loads((folder / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
-    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=dtype)
+    extra = {"num_labels": 1} if auto.__name__ == "AutoModelForSequenceClassification" else {}
+    base = auto.from_pretrained(base_name, dtype=dtype, **extra)
     if len(tokenizer) > base.get_input_embeddings().weight.shape[0]:
         # the adapter file carries the trained run's embedding rows; make room for them
         base.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     base.config.pad_token_id = tokenizer.pad_token_id
+    if (folder / "generation_config.json").exists():  # the trained format's stop tokens (ChatML's <|im_end|>)
+        from transformers import GenerationConfig
+
+        base.generation_config = GenerationConfig.from_pretrained(folder)
     return PeftModel.from_pretrained(base, folder), tokenizer
 
 

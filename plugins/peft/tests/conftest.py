@@ -1,4 +1,4 @@
-"""Fixtures: tiny LLaMA and GPT-NeoX backbones saved to temporary folders, and an Alpaca data file.
+"""Fixtures: tiny LLaMA and GPT-NeoX backbones saved to temporary folders, and data files in the formats users bring.
 
 The builders live in :mod:`factory_peft.tiny` (shared with benchmarks/training.py);
 nothing is downloaded.
@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from factory_peft.testing import CONVERSATIONS, PAIRS, TRAIN_RECORDS, write_jsonl
 from factory_peft.tiny import save_tiny_llama, save_tiny_neox
 
 torch.set_num_threads(1)
-
-TRAIN_RECORDS = [
-    {"instruction": "Name three primary colors.", "input": "", "output": "Red, yellow and blue."},
-    {"instruction": "Add the two numbers and give the sum.", "input": "4 and 5", "output": "Nine."},
-    {"instruction": "한국의 수도는 어디인가요?", "input": "", "output": "한국의 수도는 서울입니다."},
-    {"instruction": "Give a synonym for the word happy.", "input": "", "output": "Glad."},
-    {"instruction": "다음 문장을 영어로 번역하세요.", "input": "고양이가 잠을 잡니다.", "output": "The cat sleeps."},
-    {"instruction": "좋은 아침 습관을 알려 주세요.", "input": "", "output": "일찍 일어나기, 물 마시기."},
-]
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +37,20 @@ def data_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "alpaca.json"
     path.write_text(json.dumps(TRAIN_RECORDS, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def conversations_file(tmp_path_factory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("data") / "conversations.jsonl",
+                       [{"id": f"c{i}", "messages": m} for i, m in enumerate(CONVERSATIONS)])
+
+
+@pytest.fixture(scope="session")
+def pairs_file(tmp_path_factory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("data") / "pairs.jsonl", PAIRS)
+
+
+@pytest.fixture(scope="session")
+def korean():
+    factory_ko = pytest.importorskip("factory_ko")
+    return factory_ko.Korean()

@@ -1,10 +1,12 @@
-"""The peft trainer on tiny LLaMA and GPT-NeoX models built in conftest (CPU, nothing downloaded)."""
+"""The peft trainer on TRL with tiny LLaMA and GPT-NeoX models built in conftest (CPU, nothing downloaded):
+SFT training, LoRA/QLoRA, reload, resume after a kill, options, recipes, launch and the CLI."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,201 +20,14 @@ import yaml
 
 from factory.default_plugins.english import English
 from factory.errors import RecipeError, UserError
-from factory.languages import KOALPACA_TEMPLATE
-from factory.records import Record
 from factory.trainers import TrainJob
 
 from factory_peft import PeftTrainer
-from factory_peft.batching import SupervisedCollator, pack
-from factory_peft.encoding import IGNORE_INDEX, ExampleEncoder
 from factory_peft.export import load_trained
-from factory_peft.formatting import TemplateFormatter, chat_formatter
-from factory_peft.modeling import ensure_pad_token, fit_embeddings
 from factory_peft.run import prepare_run
+from factory_peft.testing import job_for, reply_logprob, step_losses, tiny_options
 
 REPO = Path(__file__).resolve().parents[3]
-RECORDS = [
-    Record.from_alpaca("Name three primary colors.", "", "Red, yellow and blue."),
-    Record.from_alpaca("Add the two numbers and give the sum.", "4 and 5", "Nine."),
-    Record.from_alpaca("한국의 수도는 어디인가요?", "", "한국의 수도는 서울입니다."),
-    Record.from_alpaca("다음 문장을 영어로 번역하세요.", "고양이가 잠을 잡니다.", "The cat sleeps."),
-]
-
-
-def tiny_options(base: Path, **overrides) -> dict:
-    options = dict(base_model=str(base), method="lora", lora_r=8, lora_dropout=0.0, learning_rate=2e-2,
-                   max_steps=12, batch_size=2, micro_batch_size=2, max_length=256, logging_steps=3,
-                   save_steps=100, lr_scheduler="constant", seed=7)
-    options.update(overrides)
-    return options
-
-
-def job_for(base: Path, data: Path, out: Path, events: list | None = None, **overrides) -> TrainJob:
-    return TrainJob(data_files=[data], output_dir=out, options=tiny_options(base, **overrides),
-                    language=English(), progress=None if events is None else events.append)
-
-
-def tokenizer_with_pad(model_dir: Path):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    ensure_pad_token(tokenizer)
-    return tokenizer
-
-
-def step_losses(events: list[dict]) -> list[float]:
-    return [e["loss"] for e in events if e["event"] == "step"]
-
-
-# -- masking, EOS, PAD ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("arch", ["llama", "neox"])
-@pytest.mark.parametrize("template", ["alpaca", "koalpaca"])
-def test_labels_are_masked_exactly_over_the_prompt_and_eos_is_learned(arch, template, llama_dir, neox_dir):
-    tokenizer = tokenizer_with_pad(llama_dir if arch == "llama" else neox_dir)
-    formatter = TemplateFormatter(English().template(template))
-    encoder = ExampleEncoder(tokenizer, formatter, max_length=512)
-    examples, stats = encoder.encode_all(RECORDS)
-    assert len(examples) == len(RECORDS) and stats.boundary_merges == 0
-    for record, ex in zip(RECORDS, examples):
-        prompt, response = formatter.split(record)
-        prompt_ids = tokenizer(prompt)["input_ids"]
-        n = len(prompt_ids)
-        assert ex.input_ids[:n] == prompt_ids  # the prompt tokens are the serving-time tokens
-        assert ex.labels[:n] == [IGNORE_INDEX] * n
-        assert IGNORE_INDEX not in ex.labels[n:]
-        assert ex.labels[n:] == ex.input_ids[n:]
-        assert ex.input_ids[-1] == ex.labels[-1] == tokenizer.eos_token_id
-        assert tokenizer.eos_token_id not in ex.input_ids[:-1]
-        assert tokenizer.decode(ex.input_ids[n:-1]).strip() == record.output
-    if arch == "neox":  # byte-level BPE round-trips exactly: the trained text is the published format
-        text = tokenizer.decode(examples[2].input_ids)
-        if template == "koalpaca":
-            assert text == "### 질문: 한국의 수도는 어디인가요?\n\n### 답변: 한국의 수도는 서울입니다.<|endoftext|>"
-        else:
-            assert text.endswith("### Instruction:\n한국의 수도는 어디인가요?\n\n### Response:\n한국의 수도는 서울입니다.<|endoftext|>")
-    inputs_too, _ = ExampleEncoder(tokenizer, formatter, 512, train_on_inputs=True).encode_all(RECORDS)
-    assert all(ex.labels == ex.input_ids for ex in inputs_too)
-
-
-def test_a_token_spanning_the_prompt_boundary_is_counted_not_hidden(llama_dir):
-    from factory.languages import PromptTemplate
-
-    tokenizer = tokenizer_with_pad(llama_dir)
-    cut = PromptTemplate(name="cut", with_input="{instruction}", without_input="### Instruc")  # ends mid-word
-    examples, stats = ExampleEncoder(tokenizer, TemplateFormatter(cut), 512).encode_all([Record.from_alpaca("x", "", "tion:")])
-    full = tokenizer("### Instruction:")["input_ids"]
-    alone = tokenizer("### Instruc")["input_ids"]
-    assert stats.boundary_merges == 1 and examples[0].input_ids == full + [tokenizer.eos_token_id]
-    shared = next(i for i, (a, b) in enumerate(zip(full, alone)) if a != b)
-    assert examples[0].labels == [IGNORE_INDEX] * shared + full[shared:] + [tokenizer.eos_token_id]
-
-
-def test_koalpaca_template_is_the_published_format():
-    assert KOALPACA_TEMPLATE.render("질문") == "### 질문: 질문\n\n### 답변:"
-    assert KOALPACA_TEMPLATE.render("질문", "맥락") == "### 질문: 질문\n\n### 맥락: 맥락\n\n### 답변:"
-    assert TemplateFormatter(KOALPACA_TEMPLATE).split(Record.from_alpaca("Q", "", "A")) == ("### 질문: Q\n\n### 답변:", " A")
-
-
-def test_chat_template_masks_the_user_turn(llama_dir):
-    tokenizer = tokenizer_with_pad(llama_dir)
-    with pytest.raises(UserError, match="no chat template"):
-        chat_formatter(tokenizer)
-    tokenizer.chat_template = (
-        "{% for m in messages %}{{ '### ' + m['role'] + ':\n' + m['content'] + '\n' }}"
-        "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '### assistant:\n' }}{% endif %}"
-    )
-    formatter = chat_formatter(tokenizer)
-    examples, _ = ExampleEncoder(tokenizer, formatter, 512).encode_all(RECORDS[:2])
-    prompt, _ = formatter.split(RECORDS[0])
-    n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    ex = examples[0]
-    assert ex.labels[:n] == [IGNORE_INDEX] * n and IGNORE_INDEX not in ex.labels[n:]
-    assert ex.input_ids.count(tokenizer.eos_token_id) == 1 and ex.labels[-1] == tokenizer.eos_token_id
-
-
-@pytest.mark.parametrize("arch", ["llama", "neox"])
-def test_pad_is_distinct_from_eos_and_new_rows_are_the_mean(arch, llama_dir, neox_dir):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model_dir = llama_dir if arch == "llama" else neox_dir
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    tokenizer.pad_token = tokenizer.eos_token  # the popular mistake: PAD == EOS
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    rows = model.get_input_embeddings().weight.shape[0]
-    assert ensure_pad_token(tokenizer) is True
-    assert tokenizer.pad_token_id is not None and tokenizer.pad_token_id != tokenizer.eos_token_id
-    assert fit_embeddings(model, tokenizer) is True
-    weight = model.get_input_embeddings().weight
-    assert weight.shape[0] == len(tokenizer) == rows + 1 and model.config.pad_token_id == tokenizer.pad_token_id
-    assert torch.allclose(weight[rows], weight[:rows].mean(dim=0))
-    assert ensure_pad_token(tokenizer) is False  # idempotent
-
-    examples, _ = ExampleEncoder(tokenizer, TemplateFormatter(English().template()), 512).encode_all(RECORDS[:2])
-    batch = SupervisedCollator(tokenizer.pad_token_id)([{"input_ids": e.input_ids, "labels": e.labels} for e in examples])
-    short = 0 if len(examples[0]) < len(examples[1]) else 1
-    padded = batch["attention_mask"][short] == 0
-    assert padded.any() and (batch["input_ids"][short][padded] == tokenizer.pad_token_id).all()
-    assert (batch["labels"][short][padded] == IGNORE_INDEX).all()
-    # every EOS label survives collation (PAD never masks it)
-    assert int((batch["labels"] == tokenizer.eos_token_id).sum()) == 2
-
-
-def test_overlong_examples_are_counted_never_silently_cut(neox_dir):
-    tokenizer = tokenizer_with_pad(neox_dir)
-    formatter = TemplateFormatter(English().template("koalpaca"))
-    long_record = Record.from_alpaca("Name three primary colors.", "", " ".join(["Red, yellow and blue."] * 40))
-    prompt_len = len(tokenizer(formatter.split(long_record)[0])["input_ids"])
-    (short,), _ = ExampleEncoder(tokenizer, formatter, 512).encode_all([RECORDS[0]])
-    limit = len(short) + 2  # the short record fits, the long one does not
-    examples, stats = ExampleEncoder(tokenizer, formatter, limit).encode_all([long_record, RECORDS[0]])
-    assert stats.truncated == 1 and len(examples) == 2 and len(examples[0]) == limit
-    assert examples[0].input_ids[-1] != tokenizer.eos_token_id and examples[1].input_ids[-1] == tokenizer.eos_token_id
-    assert any("truncated" in w and "lost" in w for w in stats.warnings)
-    kept, dropped = ExampleEncoder(tokenizer, formatter, limit, overlong="drop").encode_all([long_record, RECORDS[0]])
-    assert len(kept) == 1 and dropped.dropped_overlong == 1 and dropped.truncated == 0
-    _, tiny = ExampleEncoder(tokenizer, formatter, prompt_len).encode_all([long_record])
-    assert tiny.dropped_prompt_too_long == 1
-
-
-def test_packing_saves_padding_without_mixing_examples(llama_dir):
-    from transformers import AutoModelForCausalLM
-
-    tokenizer = tokenizer_with_pad(llama_dir)
-    model = AutoModelForCausalLM.from_pretrained(llama_dir)
-    fit_embeddings(model, tokenizer)
-    model.eval()
-    varied = RECORDS + [Record.from_alpaca(r.instruction, r.input, " ".join([r.output] * k)) for k in (2, 4) for r in RECORDS]
-    examples, _ = ExampleEncoder(tokenizer, TemplateFormatter(English().template()), 512).encode_all(varied)
-    max_length = 256
-    rows = pack(examples, max_length)
-    assert len(rows) < len(examples) and all(len(r) <= max_length for r in rows)
-    assert sorted(t for r in rows for t in r.input_ids) == sorted(t for e in examples for t in e.input_ids)
-    plain = SupervisedCollator(tokenizer.pad_token_id)
-    packed = SupervisedCollator(tokenizer.pad_token_id)
-    plain([{"input_ids": e.input_ids, "labels": e.labels} for e in examples])
-    batch = packed([{"input_ids": r.input_ids, "labels": r.labels, "position_ids": r.position_ids} for r in rows])
-    assert packed.padding_fraction() < plain.padding_fraction()
-    with torch.no_grad():
-        # the Trainer runs with use_cache=False; a cache would hide the packed positions from the mask builder
-        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-        for index, row in enumerate(rows):  # every packed example must match a run on its own
-            start = 0
-            for length in _segment_lengths(row.position_ids):
-                alone = model(input_ids=torch.tensor([row.input_ids[start:start + length]])).logits[0]
-                assert torch.allclose(logits[index, start:start + length], alone, atol=1e-5)
-                start += length
-            assert start == len(row)
-    assert any(len(_segment_lengths(row.position_ids)) > 1 for row in rows)
-    masked = sum(label == IGNORE_INDEX for e in examples for label in e.labels)
-    assert sum(label == IGNORE_INDEX for r in rows for label in r.labels) == masked  # masks travel with examples
-
-
-def _segment_lengths(position_ids: list[int]) -> list[int]:
-    starts = [i for i, p in enumerate(position_ids) if p == 0] + [len(position_ids)]
-    return [b - a for a, b in zip(starts, starts[1:])]
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -241,14 +56,21 @@ def test_full_finetune_overfits_and_reports_progress(llama_dir, data_file, tmp_p
     with pytest.raises(UserError, match=r"other options \(changed: learning_rate\)"):  # resuming another run
         prepare_run(job_for(llama_dir, data_file, tmp_path / "out", method="full", learning_rate=5e-3, eval_size=2,
                             save_steps=6, packing=True))
+    # a checkpoint written before an option existed resumes as if it had the option's default
+    options_file = tmp_path / "out" / "train_options.json"
+    older = {k: v for k, v in json.loads(options_file.read_text()).items() if k not in ("objective", "beta")}
+    options_file.write_text(json.dumps(older))
+    resumed = prepare_run(job_for(llama_dir, data_file, tmp_path / "out", method="full", learning_rate=1e-2,
+                                  eval_size=2, save_steps=6, packing=True))
+    assert resumed.resume_from == tmp_path / "out" / "checkpoint-12"
 
 
-def test_lora_adapter_reloads_to_the_same_logits_and_merges(neox_dir, data_file, tmp_path):
+def test_lora_adapter_reloads_to_the_same_logits_and_merges(neox_dir, data_file, korean, tmp_path):
     from transformers import AutoModelForCausalLM
 
     events: list[dict] = []
-    run = prepare_run(job_for(neox_dir, data_file, tmp_path / "out", events, target_modules="all-linear",
-                              template="koalpaca", merge_adapter=True))
+    run = prepare_run(job_for(neox_dir, data_file, tmp_path / "out", events, language=korean,
+                              target_modules="all-linear", template="koalpaca", merge_adapter=True))
     result = run.execute()
     losses = step_losses(events)
     assert losses[-1] < 0.8 * losses[0]
@@ -268,10 +90,11 @@ def test_lora_adapter_reloads_to_the_same_logits_and_merges(neox_dir, data_file,
     assert "### 질문: {instruction}\n\n### 답변:" in (tmp_path / "out" / "model" / "README.md").read_text()
 
 
-def test_qlora_trains_a_4bit_base_on_cpu(neox_dir, data_file, tmp_path):
+@pytest.mark.parametrize("data", ["single-turn", "conversations"])
+def test_qlora_trains_a_4bit_base_on_cpu(data, neox_dir, data_file, conversations_file, tmp_path):
     events: list[dict] = []
-    run = prepare_run(job_for(neox_dir, data_file, tmp_path / "out", events, method="qlora",
-                              target_modules=["query_key_value"], learning_rate=5e-2))
+    run = prepare_run(job_for(neox_dir, data_file if data == "single-turn" else conversations_file, tmp_path / "out",
+                              events, method="qlora", target_modules=["query_key_value"], learning_rate=5e-2))
     quantized = [m for m in run.model.modules() if type(m).__name__ == "Linear4bit"]
     assert quantized and all(m.weight.dtype == torch.uint8 and m.weight.quant_type == "nf4" for m in quantized)
     assert all(m.weight.quant_state.nested for m in quantized)  # double quantization
@@ -320,11 +143,17 @@ RESUME_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_resume_after_kill_continues_at_the_same_step_with_the_same_optimizer_state(llama_dir, data_file, tmp_path):
+@pytest.mark.parametrize("case", ["sft", "sft-conversations", "dpo"])
+def test_resume_after_kill_continues_at_the_same_step_with_the_same_optimizer_state(case, llama_dir, data_file,
+                                                                                    conversations_file, pairs_file,
+                                                                                    tmp_path):
     from transformers import TrainerCallback
 
+    objective = case.split("-")[0]
+    extra = {"template": "vicuna-v1.1"} if case == "sft-conversations" else {}
     options = tiny_options(llama_dir, max_steps=8, save_steps=3, logging_steps=1, lora_dropout=0.1,
-                           lr_scheduler="cosine", warmup_steps=2, batch_size=4)
+                           lr_scheduler="cosine", warmup_steps=2, batch_size=4, objective=objective, **extra)
+    data_file = {"sft": data_file, "sft-conversations": conversations_file, "dpo": pairs_file}[case]
     script = tmp_path / "train_then_hang.py"
     script.write_text(RESUME_SCRIPT)
     events_file, killed_dir = tmp_path / "events.jsonl", tmp_path / "killed"
@@ -375,6 +204,11 @@ def test_resume_after_kill_continues_at_the_same_step_with_the_same_optimizer_st
     straight = _adapter_tensors(tmp_path / "uninterrupted" / "model")
     assert resumed.keys() == straight.keys()
     assert all(torch.allclose(resumed[k], straight[k], atol=1e-6) for k in resumed)
+    # the objective's first logged values survive the kill: they come from the restored log history
+    moved = json.loads((killed_dir / "metrics.json").read_text())["objective_metrics"]
+    assert moved["loss"]["first_step"] == 1 and moved["loss"]["last_step"] == 8
+    first_logged = next(e for e in map(json.loads, events_file.read_text().splitlines()) if e["event"] == "step")
+    assert moved["loss"]["first"] == pytest.approx(first_logged["loss"])
 
 
 def _logged_step(events_file: Path, step: int) -> bool:
@@ -412,6 +246,40 @@ def test_bad_options_fail_cleanly_before_loading(llama_dir, data_file, tmp_path,
         trainer.train(job_for(llama_dir, data_file, tmp_path, batch_size=6, micro_batch_size=4))
     with pytest.raises(RecipeError, match="train.method: Input should be 'full', 'lora' or 'qlora'"):
         trainer.train(job_for(llama_dir, data_file, tmp_path, method="dora"))
+    with pytest.raises(RecipeError, match="packing only applies to objective sft, not dpo"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, objective="dpo", packing=True))
+    with pytest.raises(RecipeError, match="objective kto needs micro_batch_size >= 2"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, objective="kto", micro_batch_size=1, batch_size=2))
+    with pytest.raises(RecipeError, match="train.objective: Input should be 'sft', 'dpo', 'orpo', 'kto' or 'reward'"):
+        trainer.train(job_for(llama_dir, data_file, tmp_path, objective="ppo"))
+
+
+def test_several_gpus_in_one_process_fail_in_one_line(monkeypatch):
+    from factory_peft.devices import plan_devices
+    from factory_peft.options import parse_options
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(UserError, match="4 GPUs are visible to a single process.*--print-launch.*CUDA_VISIBLE_DEVICES"):
+        plan_devices(parse_options({"base_model": "o/m"}))
+    monkeypatch.setenv("WORLD_SIZE", "4")  # one process per GPU, as accelerate launch starts them
+    assert plan_devices(parse_options({"base_model": "o/m"})).world_size == 4
+
+
+def test_packed_rows_are_collated_as_rows_unless_the_kernel_is_variable_length():
+    from types import SimpleNamespace
+
+    from factory_peft.packed_rows import PackedRowsCollator, uses_varlen_attention
+
+    assert uses_varlen_attention(SimpleNamespace(config=SimpleNamespace(_attn_implementation="flash_attention_2")))
+    assert not uses_varlen_attention(SimpleNamespace(config=SimpleNamespace(_attn_implementation="sdpa")))
+    batch = PackedRowsCollator(pad_id=9)([{"input_ids": [1, 2, 3, 4, 5], "labels": [-100, 2, 3, -100, 5], "seq_lengths": [3, 2]},
+                                         {"input_ids": [6, 7], "labels": [6, 7], "seq_lengths": [2]}])
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1], [0, 1, 0, 1, 2]]  # padding runs on its own
+    assert batch["input_ids"].tolist()[1] == [6, 7, 9, 9, 9] and "attention_mask" not in batch
+    assert batch["labels"].tolist() == [[-100, 2, 3, -100, 5], [-100, 7, -100, -100, -100]]  # no first-token target
 
 
 def test_every_option_is_described():
@@ -422,7 +290,8 @@ def test_every_option_is_described():
         assert all(info.description for info in model.model_fields.values()), model.__name__
 
 
-@pytest.mark.parametrize("name", ["polyglot-ko-qlora", "llama-alpaca-full", "llama-lora"])
+@pytest.mark.parametrize("name", ["polyglot-ko-qlora", "llama-alpaca-full", "llama-lora", "quickstart", "ko-dpo",
+                                  "reward-model"])
 def test_shipped_recipes_validate(name):
     from factory_peft.options import parse_options
 
@@ -447,6 +316,10 @@ def test_shipped_recipes_validate(name):
         assert options.base_model == "EleutherAI/polyglot-ko-12.8b" and options.method == "qlora"
         assert (options.lora_r, options.lora_alpha, options.target_modules, options.template) == (
             8, 32, ["query_key_value"], "koalpaca")
+    if name == "ko-dpo":
+        assert (options.objective, options.method, recipe["language"]) == ("dpo", "lora", "ko")
+    if name == "reward-model":
+        assert (options.objective, options.method) == ("reward", "lora")
 
 
 def _parse_with_accelerate(command: list[str]):
@@ -494,7 +367,8 @@ def test_loading_the_plugin_and_printing_the_launch_stays_light():
         "from factory.trainers import TrainJob\n"
         "from factory_peft import PeftTrainer\n"
         "PeftTrainer().launch_command(TrainJob([], '.', {'base_model': 'o/m', 'launcher': {'num_processes': 2}}, None), 'r')\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'accelerate') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'accelerate', 'trl', 'datasets')\n"
+        "             if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -510,6 +384,8 @@ def test_factory_train_cli_runs_the_recipe_and_prints_the_launch(llama_dir, data
     main(["train", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])
     metrics = json.loads((tmp_path / "run" / "train" / "metrics.json").read_text())
     assert metrics["global_step"] == 4 and (tmp_path / "run" / "train" / "model" / "adapter_model.safetensors").exists()
+    kept = json.loads((tmp_path / "run" / "train_metrics.json").read_text())  # the run folder keeps them too
+    assert kept == metrics and kept["objective_metrics"]["loss"]["last_step"] == 3  # logged every 3 steps
     capsys.readouterr()
     main(["train", str(recipe), "--print-launch"])
     assert capsys.readouterr().out.strip() == (
@@ -519,3 +395,84 @@ def test_factory_train_cli_runs_the_recipe_and_prints_the_launch(llama_dir, data
         main(["train", str(recipe), "--out", str(tmp_path / "run2"), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert done.value.code == 2 and err.count("\n") == 0 and "unknown prompt template 'vicuna'" in err
+
+
+def test_print_launch_reproduces_every_argument_it_was_given(llama_dir, data_file, tmp_path, capsys, monkeypatch):
+    """The printed command's ``factory train`` part resolves exactly the job the original command would train."""
+    from factory.cli import main
+    from factory.trainers import TrainResult
+    from factory_peft.options import parse_options
+
+    dataset = tmp_path / "exported"
+    dataset.mkdir()
+    (dataset / "train.jsonl").write_text(data_file.read_text(), encoding="utf-8")  # --data DIR: a dataset folder
+    recipe = tmp_path / "tiny.yaml"
+    train = {"plugin": "peft", **tiny_options(llama_dir, max_steps=50), "launcher": {"num_processes": 2}}
+    recipe.write_text(yaml.safe_dump({"name": "tiny", "language": "en", "train": train}), encoding="utf-8")
+    jobs: list[TrainJob] = []
+
+    def record_job(self, job):
+        jobs.append(job)
+        return TrainResult(output_dir=job.output_dir)
+
+    monkeypatch.setattr(PeftTrainer, "train", record_job)
+    given = ["train", str(recipe), "--data", str(dataset), "--set", "train.max_steps=3",
+             "--set", "train.learning_rate=0.001", "--set", "train.template=alpaca-stanford",
+             "--out", str(tmp_path / "X"), "--quiet"]
+    main(given)
+    capsys.readouterr()
+    main(given + ["--print-launch"])
+    printed = shlex.split(capsys.readouterr().out.strip())
+    launch = _parse_with_accelerate(printed)
+    assert launch.module and launch.training_script == "factory" and launch.num_processes == 2
+    relaunched = launch.training_script_args  # what every launched process runs after `python -m factory`
+    assert relaunched == given[:]  # every argument, in order
+    main(relaunched)
+    direct, again = jobs
+    assert again.data_files == direct.data_files == [dataset / "train.jsonl"]
+    assert again.output_dir == direct.output_dir == tmp_path / "X" / "train"
+    assert parse_options(again.options) == parse_options(direct.options)
+    assert (parse_options(again.options).max_steps, parse_options(again.options).learning_rate) == (3, 0.001)
+    assert again.language.code == direct.language.code == "en"
+
+
+@pytest.mark.parametrize("arch", ["llama", "neox"])
+def test_multi_turn_lora_finetune_learns_the_assistant_turns_and_reloads(arch, llama_dir, neox_dir,
+                                                                         conversations_file, tmp_path):
+    from factory_peft.testing import CONVERSATIONS
+
+    base = llama_dir if arch == "llama" else neox_dir
+    events: list[dict] = []
+    run = prepare_run(job_for(base, conversations_file, tmp_path / "out", events, template="vicuna-v1.1",
+                              max_steps=10, learning_rate=3e-2))
+    tokenizer, model = run.tokenizer, run.model
+
+    def reply_logprobs() -> list[float]:
+        scores = []
+        for messages in CONVERSATIONS:
+            for turn, message in enumerate(messages):
+                if message["role"] != "assistant":
+                    continue
+                prompt = tokenizer.apply_chat_template(messages[:turn], tokenize=False, add_generation_prompt=True)
+                full = tokenizer.apply_chat_template(messages[:turn + 1], tokenize=False)
+                prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+                full_ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+                scores.append(reply_logprob(model, tokenizer, prompt_ids, full_ids[len(prompt_ids):]))
+        return scores
+
+    model.eval()
+    before = reply_logprobs()
+    result = run.execute()
+    model.eval()
+    after = reply_logprobs()
+    assert len(after) == 7 and all(a > b + 1.0 for a, b in zip(after, before))  # every reply of every turn
+    losses = step_losses(events)
+    assert losses[-1] < 0.8 * losses[0] and result.metrics["template"] == "vicuna-v1.1"
+    reloaded, saved_tokenizer = load_trained(tmp_path / "out" / "model")
+    assert saved_tokenizer.chat_template == tokenizer.chat_template  # the injected format is served
+    ids = torch.tensor([tokenizer(tokenizer.apply_chat_template(CONVERSATIONS[0], tokenize=False),
+                                  add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, reloaded.eval()(input_ids=ids).logits, atol=1e-5)
+    card = (tmp_path / "out" / "model" / "README.md").read_text()
+    assert "Chat format `vicuna-v1.1`" in card and "USER: {instruction} ASSISTANT:" in card

@@ -1,26 +1,40 @@
-"""Tokenize records into supervised examples: prompt masked, response + EOS learned.
+"""The peft plugin's hand-written SFT data path before TRL, kept as the baseline of benchmarks/training.py.
 
-The rules that popular finetuning scripts get wrong, made explicit here:
-
-- the prompt's token count is the count of the prompt tokenized alone (what
-  the model sees at serving time), checked to be a prefix of the full
-  example; when a token straddles the prompt/response boundary, the common
-  prefix is masked and the rest learned, and the case is counted
-  (``boundary_merges``) instead of shifting the mask by one silently;
-- the EOS id is appended as an id (never as text that a tokenizer may split)
-  and its label is kept, so the model learns to stop;
-- an over-long example is never cut silently: it is truncated (losing its
-  EOS) or dropped, and both are counted in :class:`EncodeStats`.
+This is the code the trainer used until it moved to TRL's SFTTrainer
+(factory-peft 0.1, commit 446cfea): a single-turn template splits each record
+into prompt and response, :class:`ExampleEncoder` tokenizes them with the
+prompt masked and EOS appended as an id, :func:`pack` bins examples into rows
+with restarted positions, and :class:`SupervisedCollator` pads. It lives here
+only so the benchmark can measure the TRL path against it in the same run;
+nothing in the product imports it.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from factory.records import Record
 
-from factory_peft.formatting import Formatter
+
+@dataclass
+class TemplateFormatter:
+    """A language plugin's template: the response follows the rendered prompt."""
+
+    template: Any  # factory.languages.PromptTemplate
+    add_special_tokens: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.template.name
+
+    def split(self, record: Record) -> tuple[str, str]:
+        prompt = self.template.render(record.instruction, record.input)
+        # KoAlpaca trains "### 답변: {output}": a separator the serving prompt ("### 답변:") does not carry.
+        prefix = getattr(self.template, "response_prefix", "")
+        return prompt, prefix + record.output
+
 
 IGNORE_INDEX = -100
 
@@ -58,7 +72,7 @@ class EncodeStats:
 class ExampleEncoder:
     """Encodes records with one tokenizer and one formatter."""
 
-    def __init__(self, tokenizer: Any, formatter: Formatter, max_length: int,
+    def __init__(self, tokenizer: Any, formatter: TemplateFormatter, max_length: int,
                  train_on_inputs: bool = False, overlong: str = "truncate") -> None:
         if tokenizer.eos_token_id is None:
             from factory.errors import UserError
@@ -130,3 +144,96 @@ class ExampleEncoder:
         if stats.dropped_empty_output:
             stats.warnings.append(f"{stats.dropped_empty_output} record(s) with an empty output were skipped")
         return examples, stats
+
+
+@dataclass
+class PackedRow:
+    input_ids: list[int]
+    labels: list[int]
+    position_ids: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def pack(examples: Sequence[Example], max_length: int) -> list[PackedRow]:
+    """Best-fit decreasing bin packing of examples into rows of at most ``max_length`` tokens."""
+    order = sorted(range(len(examples)), key=lambda i: (-len(examples[i]), i))
+    bins: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # (remaining room, bin index), sorted
+    for index in order:
+        size = len(examples[index])
+        slot = bisect.bisect_left(free, (size, -1))
+        if slot < len(free):
+            room, bin_index = free.pop(slot)
+            bins[bin_index].append(index)
+            bisect.insort(free, (room - size, bin_index))
+        else:
+            bins.append([index])
+            bisect.insort(free, (max_length - size, len(bins) - 1))
+    rows = []
+    for members in bins:
+        members.sort()  # keep the data order inside a row
+        row = PackedRow([], [], [])
+        for index in members:
+            ex = examples[index]
+            row.input_ids += ex.input_ids
+            row.labels += ex.labels
+            row.position_ids += list(range(len(ex)))
+        rows.append(row)
+    return rows
+
+
+class SupervisedDataset:
+    """A map-style dataset of examples or packed rows (what the Trainer's DataLoader iterates)."""
+
+    def __init__(self, items: Sequence[Example | PackedRow]) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        item = self.items[index]
+        features = {"input_ids": item.input_ids, "labels": item.labels}
+        if isinstance(item, PackedRow):
+            features["position_ids"] = item.position_ids
+        return features
+
+    def token_count(self) -> int:
+        return sum(len(item) for item in self.items)
+
+
+@dataclass
+class SupervisedCollator:
+    """Right-pads a micro-batch: PAD ids, -100 labels, and a mask or restarted positions."""
+
+    pad_id: int
+    pad_to_multiple_of: int | None = None
+    real_tokens: int = 0  # counters over every batch collated, for the padding report
+    pad_tokens: int = 0
+
+    def padding_fraction(self) -> float:
+        total = self.real_tokens + self.pad_tokens
+        return self.pad_tokens / total if total else 0.0
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        if self.pad_to_multiple_of:
+            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        packed = "position_ids" in features[0]
+        batch: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
+        batch["position_ids" if packed else "attention_mask"] = []
+        for f in features:
+            gap = width - len(f["input_ids"])
+            self.real_tokens += len(f["input_ids"])
+            self.pad_tokens += gap
+            batch["input_ids"].append(f["input_ids"] + [self.pad_id] * gap)
+            batch["labels"].append(f["labels"] + [IGNORE_INDEX] * gap)
+            if packed:
+                batch["position_ids"].append(f["position_ids"] + list(range(gap)))
+            else:
+                batch["attention_mask"].append([1] * len(f["input_ids"]) + [0] * gap)
+        return {key: torch.tensor(value, dtype=torch.long) for key, value in batch.items()}

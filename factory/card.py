@@ -291,10 +291,18 @@ def _how_made(ctx: CardContext) -> list[str]:
         ["tool", f"factory {_fmt(prov.get('factory_version') or __version__)}"],
     ]
     lines = ["## How the data was made", ""] + _table(["", ""], rows)
-    filters = _dict(prov.get("filters"))
-    if filters:
+    filters = prov.get("filters")
+    if isinstance(filters, list) and filters:  # in the order they ran
+        rows = []
+        for item in filters:
+            item = _dict(item)
+            name = item.get("plugin", "?")
+            settings = {k: v for k, v in item.items() if k != "plugin"}
+            rows += [[_fmt(f"{name}.{k}"), _fmt(v)] for k, v in _flatten(settings).items()] or [[_fmt(name), "on"]]
+        lines += ["", "### Filters", ""] + _table(["filter", "setting"], rows)
+    elif _dict(filters):  # a manifest written by an older factory
         lines += ["", "### Filters", ""]
-        lines += _table(["filter", "setting"], [[_fmt(k), _fmt(v)] for k, v in _flatten(filters).items()])
+        lines += _table(["filter", "setting"], [[_fmt(k), _fmt(v)] for k, v in _flatten(_dict(filters)).items()])
     return lines
 
 

@@ -96,20 +96,21 @@ def identity_of(options: BaseModel) -> dict[str, Any]:
         if name in skip:
             continue
         value = getattr(options, name)
-        result[name] = _identity_value(value)
+        result[name] = jsonable(value)
     return result
 
 
-def _identity_value(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON: nested options by their identity (a TeacherSpec by its own), other objects as text."""
     own = getattr(value, "factory_identity", None)
     if callable(own):  # a nested plugin section (a TeacherSpec) knows its own identity
         return own()
     if isinstance(value, BaseModel):
         return identity_of(value)
     if isinstance(value, dict):
-        return {str(k): _identity_value(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_identity_value(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

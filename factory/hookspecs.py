@@ -28,6 +28,7 @@ KIND_HOOKS = {
     "trainer": "register_trainers",
     "publisher": "register_publishers",
     "method": "register_methods",
+    "filter": "register_filters",
 }
 
 
@@ -59,3 +60,8 @@ def register_publishers(register):
 @hookspec
 def register_methods(register):
     """Register generation methods (such as ``self-instruct``)."""
+
+
+@hookspec
+def register_filters(register):
+    """Register filter classes (:class:`factory.filtering.Filter` subclasses), e.g. ``register("near_duplicate", ...)``."""

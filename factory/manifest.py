@@ -28,26 +28,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow")  # a newer factory may add fields; an older reader keeps them
 
 
-class UsageStats(_Model):
-    requests: int = 0
-    cached_requests: int = 0
-    failed_requests: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    billed_characters: int = 0
-    cached_characters: int = 0
-    cost_usd: float = 0.0
-    #: spend known only by its estimate: requests in flight when an earlier process died (not in cost_usd)
-    estimated_usd: float = 0.0
-    unsettled_requests: int = 0
-    streamed_requests: int = 0
-    time_to_first_token_s: float = 0.0
-    streamed_completion_tokens: int = 0
-    stream_generation_s: float = 0.0
+class _UsageBase(_Model):
+    def __add__(self, other: "_UsageBase") -> "_UsageBase":
+        return type(self)(**{name: getattr(self, name) + getattr(other, name) for name in type(self).model_fields})
 
-    def __add__(self, other: "UsageStats") -> "UsageStats":
-        return UsageStats(**{name: getattr(self, name) + getattr(other, name) for name in UsageStats.model_fields})
+
+def _usage_fields() -> dict[str, Any]:
+    """The counters of :class:`factory.costs.Usage`, the one definition of what a stage's usage holds."""
+    from dataclasses import MISSING, fields
+
+    from factory.costs import Usage
+
+    return {f.name: (type(f.default), f.default) for f in fields(Usage)
+            if not f.name.startswith("_") and f.name not in ("stage", "ledger") and f.default is not MISSING}
+
+
+#: a stage's usage in the manifest: requests, tokens, characters, cost (``estimated_usd``: spend known only by its
+#: estimate, requests in flight when an earlier process died; not in ``cost_usd``) and streaming timings
+UsageStats = pydantic.create_model("UsageStats", __base__=_UsageBase, **_usage_fields())
 
 
 class StageStats(_Model):
@@ -120,11 +118,34 @@ class RunManifest(_Model):
     @classmethod
     def from_json(cls, data: Any, where: Path | str = "stats.json") -> "RunManifest":
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(_upgrade(data))
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "(manifest)"
             raise UserError(f"{where}: {field}: {first['msg']}; rerun the recipe to rewrite the manifest") from None
+
+
+def _upgrade(data: Any) -> Any:
+    """A manifest written before plugins described themselves: its teacher and translator identity strings
+    become descriptions marked unrecorded, so old run folders still export and report."""
+    if not isinstance(data, dict) or not isinstance(data.get("provenance"), dict):
+        return data
+    provenance = dict(data["provenance"])
+    teacher = provenance.get("teacher")
+    if isinstance(teacher, dict) and "model" not in teacher:
+        legacy = teacher.get("identity")
+        provenance["teacher"] = {"plugin": teacher.get("plugin", "unrecorded"), "model": "unrecorded",
+                                 "endpoint_kind": "unrecorded",
+                                 "identity": legacy if isinstance(legacy, dict) else {"legacy": legacy}}
+    translator = provenance.get("translator")
+    if isinstance(translator, dict) and "engine" not in translator:
+        legacy = translator.get("identity")
+        provenance["translation"] = provenance.get("translation") or {
+            k: translator[k] for k in ("source_lang", "target_lang", "fields", "regenerate_output") if k in translator}
+        provenance["translator"] = {"plugin": translator.get("plugin", "unrecorded"),
+                                    "engine": translator.get("plugin", "unrecorded"),
+                                    "identity": legacy if isinstance(legacy, dict) else {"legacy": legacy}}
+    return {**data, "provenance": provenance}
 
 
 def read_manifest(path: str | Path) -> RunManifest | None:

@@ -39,7 +39,8 @@ def plan_requirements(loaded: LoadedRecipe, plan: list) -> list[Any]:
     for section, config in loaded.plugins.items():
         if section in ("publish", "train") and not _runs(section, plan):
             continue
-        needs += config.requirements()
+        for item in config if isinstance(config, list) else [config]:  # filters: a list of configs
+            needs += item.requirements()
     method = loaded.plugins.get("method")
     if method is not None:
         for spec in method.cls.teachers_for(method.options).values():
@@ -65,12 +66,13 @@ def fingerprint(loaded: LoadedRecipe, inputs_sha256: str | None) -> dict[str, An
     Built only from identities (:meth:`factory.contracts.Plugin.identity_for`) and core sections with their
     runtime fields left out, so no option name of any plugin appears here.
     """
-    from factory.contracts import identity_of
+    from factory.contracts import identity_of, jsonable
 
     recipe = loaded.recipe
     plugins = loaded.plugins
     fp: dict[str, Any] = {"seed": recipe.seed, "batch_size": recipe.batch_size,
-                          "language": plugins["language"].identity, "filters": identity_of(recipe.filters)}
+                          "language": plugins["language"].identity,
+                          "filters": [config.identity for config in plugins.get("filters", [])]}
     if recipe.method:
         fp["method"] = {**plugins["method"].identity, **identity_of(recipe.method), "inputs_sha256": inputs_sha256}
     if recipe.source:
@@ -79,14 +81,4 @@ def fingerprint(loaded: LoadedRecipe, inputs_sha256: str | None) -> dict[str, An
         fp["teacher"] = loaded.teacher.identity
     if recipe.translate:
         fp["translate"] = {**identity_of(recipe.translate), **plugins["translate"].identity}
-    return _jsonable(fp)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
+    return jsonable(fp)

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "factory.default_plugins.english",
     "factory.default_plugins.self_instruct",
     "factory.default_plugins.llm_translator",
+    "factory.default_plugins.filters",
 )
 
 

@@ -13,10 +13,10 @@ import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from factory.contracts import problem_lines, runtime
 from factory.errors import RecipeError, UserError
@@ -125,7 +125,12 @@ class Recipe(Strict):
     source: SourceSection | None = Field(None, description="Start from existing records (for translation recipes).")
     teacher: TeacherSection | None = Field(None, description="Teacher model for generation and output regeneration.")
     translate: TranslateSection | None = Field(None, description="Translate records from source_lang to the recipe language.")
-    filters: FiltersSection = Field(default_factory=FiltersSection, description="Quality and near-duplicate filters.")
+    filters: Annotated[Union[Annotated[FiltersSection, Tag("mapping")], Annotated[list[str | dict[str, Any]], Tag("list")]],
+                       Discriminator(lambda value: "list" if isinstance(value, list) else "mapping")] = Field(
+        default_factory=FiltersSection,
+        description="Filters, in order: a list of filter plugins (`- near_duplicate: {threshold: 0.7}`, "
+        "`- blacklist`, `- {plugin: NAME, ...}`; see `factory plugins`), or the Alpaca-era mapping "
+        "(similarity, min_instruction_words, blacklist: true ...), which stands for the same built-in filters.")
     export: ExportSection = Field(default_factory=ExportSection, description="Dataset export.")
     publish: PublishSection | None = Field(None, description="Publish the exported dataset.")
     train: TrainSection | None = Field(None, description="Finetune a backbone on the dataset.")
@@ -277,22 +282,27 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
     plugins: dict[str, Any] = {}
     problems: list[str] = []
     language = data.get("language", Recipe.model_fields["language"].default)
+    language = language if isinstance(language, str) else None
 
-    def validate(section: str, kind: str, name: str, values: dict[str, Any], loc: tuple) -> None:
+    def paths_of(options: BaseModel, loc: tuple) -> BaseModel:
+        options, missing = _resolve_paths(options, recipe_path, language)
+        problems.extend(problem(loc + where, message, at_value) for where, message, at_value in missing)
+        return options
+
+    def validated(section: str, kind: str, name: str, values: dict[str, Any], loc: tuple,
+                  name_at: tuple) -> PluginConfig | None:
+        """The plugin's config, or None after recording one located problem per bad key."""
         if not registry.has(kind, name):
             installed = ", ".join(registry.names(kind)) or "none"
-            problems.append(problem(loc + ("plugin",) if section != "language" else ("language",),
-                                    f"no {kind} plugin named '{name}' is installed (installed: {installed})", True))
-            return
+            problems.append(problem(name_at, f"no {kind} plugin named '{name}' is installed (installed: {installed})", True))
+            return None
         cls = registry.get(kind, name).obj
         try:
             options = cls.options_model.model_validate(values)
         except ValidationError as exc:
             problems.extend(problem(loc + where, message, at_value) for where, message, at_value in problem_lines(exc))
-            return
-        options, missing = _resolve_paths(options, recipe_path, language if isinstance(language, str) else None)
-        problems.extend(problem(loc + where, message, at_value) for where, message, at_value in missing)
-        plugins[section] = PluginConfig(section, kind, name, cls, options)
+            return None
+        return PluginConfig(section, kind, name, cls, paths_of(options, loc))
 
     for section, kind in PLUGIN_SECTIONS.items():
         raw = data.get(section)
@@ -306,16 +316,64 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
             spec, teacher_problems = TeacherSpec.parse(raw)
             problems.extend(problem((section,) + loc, message, at_value) for loc, message, at_value in teacher_problems)
             if spec is not None:
-                spec.options, missing = _resolve_paths(spec.options, recipe_path, language if isinstance(language, str) else None)
-                problems.extend(problem((section,) + where, message, at_value) for where, message, at_value in missing)
+                spec.options = paths_of(spec.options, (section,))
                 plugins[section] = spec
             continue
-        validate(section, kind, name, {k: v for k, v in raw.items() if k not in section_model.model_fields}, (section,))
-    needs_language = any(k in data for k in ("method", "source", "train"))
-    if needs_language and isinstance(language, str):
+        values = {k: v for k, v in raw.items() if k not in section_model.model_fields}
+        config = validated(section, kind, name, values, (section,), (section, "plugin"))
+        if config is not None:
+            plugins[section] = config
+    raw_filters = data.get("filters", {})
+    if any(k in data for k in ("method", "source")) and isinstance(raw_filters, (dict, list)):
+        plugins["filters"] = _validate_filters(
+            raw_filters, lambda name, values, loc: validated("filters", "filter", name, values, loc, loc))
+    if any(k in data for k in ("method", "source", "train")) and language:
         options = data.get("language_options")
-        validate("language", "language", language, options if isinstance(options, dict) else {}, ("language_options",))
+        config = validated("language", "language", language, options if isinstance(options, dict) else {},
+                           ("language_options",), ("language",))
+        if config is not None:
+            plugins["language"] = config
     return plugins, problems
+
+
+def _untagged(loc: tuple) -> tuple:
+    """A location without the union tag pydantic puts in it (``filters.mapping.similarity`` -> ``filters.similarity``)."""
+    if len(loc) > 1 and loc[0] == "filters" and loc[1] in ("mapping", "list"):
+        return loc[:1] + loc[2:]
+    return loc
+
+
+def _validate_filters(raw: Any, validate_filter) -> list[Any]:
+    """The recipe's filters as validated plugin configs, in order (the Alpaca-era mapping stands for a list)."""
+    from factory.filtering import legacy_filters
+
+    if isinstance(raw, dict):
+        try:
+            section = FiltersSection.model_validate(raw)
+        except ValidationError:
+            return []  # the core schema reports it
+        return [c for c in (validate_filter(name, options, ("filters",)) for name, options in legacy_filters(section)) if c]
+    configs = []
+    for index, item in enumerate(raw):
+        loc: tuple = ("filters", index)
+        if isinstance(item, str):
+            name, options = item, {}
+        elif isinstance(item, dict) and "plugin" in item:
+            name, options = item["plugin"], {k: v for k, v in item.items() if k != "plugin"}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, value = next(iter(item.items()))
+            options = value if isinstance(value, dict) else {}
+            loc = loc + (name,)
+            if value is not None and not isinstance(value, dict):
+                continue  # reported by the core schema below
+        else:
+            continue
+        if not isinstance(name, str):
+            continue
+        config = validate_filter(name, options, loc)
+        if config is not None:
+            configs.append(config)
+    return configs
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plugins: bool = True) -> LoadedRecipe:
@@ -339,7 +397,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_plug
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        problems.extend(problem(loc, message, at_value) for loc, message, at_value in problem_lines(exc))
+        problems.extend(problem(_untagged(loc), message, at_value) for loc, message, at_value in problem_lines(exc))
     plugins: dict[str, Any] = {}
     if check_plugins:
         plugins, plugin_problems = _validate_plugin_sections(data, problem, path)

@@ -31,7 +31,8 @@ import yaml
 from factory.errors import UserError
 from factory.records import Record
 
-STATE_VERSION = 1
+#: 2: plugin identities in the fingerprint, usage in the spend ledger (ledger.sqlite)
+STATE_VERSION = 2
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -60,12 +61,15 @@ class RunState:
     counters: dict[str, Any] = field(default_factory=dict)  # usage and rejection counts, restored on resume
     started_at: float = field(default_factory=time.time)
 
+    version: int = STATE_VERSION
+
     def to_json(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, **self.__dict__}
+        return {**self.__dict__, "version": STATE_VERSION}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunState":
         data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        data.setdefault("version", 1)
         return cls(**data)
 
 
@@ -77,6 +81,12 @@ def diff_fingerprints(old: dict[str, Any], new: dict[str, Any], prefix: str = ""
         a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
         if isinstance(a, dict) and isinstance(b, dict):
             changes.extend(diff_fingerprints(a, b, path + "."))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and a != b:
+            # lists of plugin identities (filters): name each item by its plugin, else by its position
+            names = [str(x.get("plugin", i)) if isinstance(x, dict) else str(i) for i, x in enumerate(a)]
+            if len(set(names)) < len(names):
+                names = [str(i) for i in range(len(a))]
+            changes.extend(diff_fingerprints(dict(zip(names, a)), dict(zip(names, b)), path + "."))
         elif a != b:
             changes.append(f"{path}: {json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}")
     return changes
@@ -139,6 +149,11 @@ class RunFolder:
                 self.state = RunState.from_json(json.loads(self.state_path.read_text(encoding="utf-8")))
             except (json.JSONDecodeError, TypeError) as exc:
                 raise UserError(f"{self.state_path}: unreadable run state ({exc}); rerun with --restart to start fresh") from None
+            if self.state.version < STATE_VERSION:
+                raise UserError(
+                    f"{self.path}: this run folder was written by an older factory (run state v{self.state.version}); "
+                    f"its journal still exports and reports, but resuming it needs --restart (the old folder is kept "
+                    f"as {self.path.name}.old-<time>) or --out for a new folder")
             changes = diff_fingerprints(self.state.fingerprint, fingerprint)
             if changes:
                 lines = "; ".join(changes[:6])

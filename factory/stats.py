@@ -29,7 +29,6 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
     provenance.factory_version = __version__
     if recipe.is_data_recipe:
         provenance.language = ctx.loaded.plugin("language").identity
-        provenance.filters = filter_provenance(ctx)
         if recipe.method:
             provenance.method = recipe.method.plugin
             provenance.method_identity = ctx.loaded.plugin("method").identity
@@ -68,17 +67,3 @@ def translator_provenance(ctx: RunContext):
     config = ctx.loaded.plugin("translate")
     description = config.cls.describe_for(config.options)
     return TranslatorProvenance(plugin=config.name, identity=config.identity, **description.model_dump())
-
-
-def filter_provenance(ctx: RunContext) -> dict:
-    """The filters as they ran: the recipe's settings with the language's defaults filled in."""
-    filters = ctx.recipe.filters
-    language = ctx.language
-    return {
-        "similarity": filters.similarity.model_dump(),
-        "min_instruction_words": filters.min_instruction_words if filters.min_instruction_words is not None
-        else language.min_instruction_words,
-        "max_instruction_words": filters.max_instruction_words if filters.max_instruction_words is not None
-        else language.max_instruction_words,
-        **{k: v for k, v in filters.model_dump().items() if isinstance(v, bool)},
-    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from factory.filters import REASONS
+from factory.filtering import all_reasons
 
 
 def print_summary(outcome) -> None:
@@ -14,8 +14,9 @@ def print_summary(outcome) -> None:
     if ctx.recipe.is_data_recipe:
         target = f" (target {stats.target})" if stats.target else ""
         lines.append(f"kept: {stats.accepted}{target}   rejected: {stats.rejected}")
+        reasons = all_reasons()
         for reason, count in stats.rejections.items():
-            lines.append(f"  {reason:<24} {count:>6}  {REASONS.get(reason, '')}")
+            lines.append(f"  {reason:<24} {count:>6}  {reasons.get(reason, '')}")
         totals = stats.totals
         estimated = f" (+${totals.estimated_usd:.4f} estimated, in flight when a run was killed)" if totals.estimated_usd else ""
         lines.append(

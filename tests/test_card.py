@@ -56,7 +56,7 @@ def test_korean_card_body_has_full_provenance(tmp_path):
     expected = [
         prov.method, prov.teacher.model, prov.teacher.endpoint_kind, prov.teacher.plugin,
         prov.seed_set["path"], prov.seed_set["sha256"], prov.prompt_sha256,
-        "| similarity.threshold | 0.7 |", "| max_instruction_words | 125 |",
+        "| near_duplicate.threshold | 0.7 |", "| length.max_words | 125 |",
         manifest.started_at, manifest.finished_at, f"factory {prov.factory_version}",
         "| translator | none |", f"{manifest.totals.prompt_tokens:,}", f"{manifest.totals.completion_tokens:,}",
         f"${manifest.totals.cost_usd:,.4f}", SAMPLE_RECIPE["description"],

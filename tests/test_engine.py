@@ -73,7 +73,7 @@ def test_changed_recipe_refuses_to_resume_and_restart_starts_fresh(tmp_path, rec
     assert run_cli("run", str(recipe), "--out", str(out), env=ENV).returncode == 0
     changed = run_cli("run", str(recipe), "--out", str(out), "--set", "filters.similarity.threshold=0.5", env=ENV)
     assert changed.returncode == 2
-    assert "filters.similarity.threshold: 0.7 -> 0.5" in changed.stderr and "--restart" in changed.stderr
+    assert "filters.near_duplicate.threshold: 0.7 -> 0.5" in changed.stderr and "--restart" in changed.stderr
     assert "Traceback" not in changed.stderr
     before = (out / "accepted.jsonl").read_bytes()
     fresh = run_cli("run", str(recipe), "--out", str(out), "--restart", "--set", "filters.similarity.threshold=0.5", env=ENV)

@@ -3,9 +3,11 @@ rejection (the parser's agreement with Alpaca's rules is tests/test_self_instruc
 
 from __future__ import annotations
 
+import asyncio
+
 from factory.default_plugins.english import English
 from factory.default_plugins.self_instruct import SelfInstruct
-from factory.filters import FilterChain
+from factory.filtering import FilterChain
 from factory.plugins import get_registry
 from factory.recipe import FiltersSection, SimilarityFilter
 from factory.records import Record
@@ -40,8 +42,8 @@ def alpaca_response(tasks, start: int = 4, truncated_tail: bool = False) -> str:
 def test_rejection_reasons_are_recorded():
     method, english = SelfInstruct(), English()
     candidates, _ = method.parse_text(Completion(alpaca_response(TASKS), "stop"), english.prompt, 4, "t")
-    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
-    _, rejected = chain.apply(candidates)
+    chain = FilterChain.of(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
+    _, rejected = chain.apply_sync(candidates)
     assert [reason for _, reason, _ in rejected] == [
         "too_short", "blacklisted", "program_task", "starts_with_punctuation", "wrong_language", "blacklisted"]
 
@@ -86,18 +88,18 @@ def test_method_is_registered_through_the_hook():
 
 
 def test_an_output_that_is_only_the_noinput_marker_counts_as_empty():
-    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), English())
-    kept, rejected = chain.apply([Record.from_alpaca("Name the largest planet in our solar system.", "", "<noinput>", id="a"),
+    chain = FilterChain.of(FiltersSection(similarity=SimilarityFilter(enabled=False)), English())
+    kept, rejected = chain.apply_sync([Record.from_alpaca("Name the largest planet in our solar system.", "", "<noinput>", id="a"),
                                   Record.from_alpaca("Name the smallest planet in our solar system.", "", "Mercury", id="b")])
     assert [r.id for r in kept] == ["b"] and [(r.id, reason) for r, reason, _ in rejected] == [("a", "empty_output")]
 
 
 def test_output_rules_can_wait_for_outputs_written_later():
-    chain = FilterChain(FiltersSection(), English())
+    chain = FilterChain.of(FiltersSection(), English())
     early = [Record.from_alpaca("Write a haiku about the first snow in the city.", "", "", id="a"),
              Record.from_alpaca("Write a haiku about the first snow in the city!", "", "", id="b")]
-    kept, rejected = chain.apply(early, outputs=False)
+    kept, rejected = chain.apply_sync(early, outputs=False)
     assert [r.id for r in kept] == ["a"] and [(r.id, why) for r, why, _ in rejected] == [("b", "near_duplicate")]
     kept[0].output = ""  # the teacher wrote nothing
-    good, bad = chain.check_outputs(kept)
+    good, bad = asyncio.run(chain.check_outputs(kept))
     assert good == [] and [(r.id, why) for r, why, _ in bad] == [("a", "empty_output")]

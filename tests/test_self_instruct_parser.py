@@ -22,7 +22,7 @@ import pytest
 from factory.default_plugins.english import English
 from factory.default_plugins.self_instruct import SelfInstruct
 from factory.default_plugins.self_instruct_parser import Garbled, Task, parse_tasks, strip_stop_echo
-from factory.filters import FilterChain
+from factory.filtering import FilterChain
 from factory.recipe import FiltersSection, SimilarityFilter
 from factory.teachers import Completion
 
@@ -97,8 +97,8 @@ def alpaca(text: str, finish_reason: str) -> list[tuple[str, str, str]]:
 def ours(text: str, finish_reason: str, num_tasks: int = 20) -> list[tuple[str, str, str]]:
     english = English()
     candidates, _ = SelfInstruct(num_tasks=num_tasks).parse_text(Completion(text, finish_reason), english.prompt, FIRST, "t")
-    chain = FilterChain(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
-    kept, _ = chain.apply(candidates)
+    chain = FilterChain.of(FiltersSection(similarity=SimilarityFilter(enabled=False)), english)
+    kept, _ = chain.apply_sync(candidates)
     return [(r.instruction, r.input, r.output) for r in kept]
 
 

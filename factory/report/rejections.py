@@ -2,7 +2,7 @@
 
 Counts come from ``stats.json`` (what the engine counted, across resumes);
 a folder without it falls back to counting ``rejected.jsonl``. Reasons are
-ordered as the filters run (:data:`factory.filters.REASONS`: parsing and
+ordered as the filters run (:func:`factory.filtering.all_reasons`: parsing and
 request failures, then the rule filters, then near-duplicates), so each
 step of the funnel shows what a filter removed from what reached it.
 """
@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from factory.filters import REASONS
+from factory.filtering import all_reasons
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ def rejection_counts(stats: dict[str, Any], rejected: Sequence[dict[str, Any]]) 
     counts = {str(k): int(v) for k, v in (stats.get("rejections") or {}).items() if v}
     if not counts:
         counts = dict(Counter(str(row.get("reason") or "unknown") for row in rejected))
-    known = [reason for reason in REASONS if reason in counts]
-    other = sorted((r for r in counts if r not in REASONS), key=lambda r: (-counts[r], r))
+    reasons = all_reasons()
+    known = [reason for reason in reasons if reason in counts]
+    other = sorted((r for r in counts if r not in reasons), key=lambda r: (-counts[r], r))
     return {reason: counts[reason] for reason in known + other}
 
 
@@ -73,4 +74,4 @@ def examples(rejected: Sequence[dict[str, Any]], reasons: Sequence[str]) -> dict
 
 
 def describe(reason: str) -> str:
-    return REASONS.get(reason, "")
+    return all_reasons().get(reason, "")

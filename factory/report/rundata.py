@@ -41,21 +41,24 @@ class RunData:
     def provenance(self) -> dict[str, Any]:
         return self.stats.get("provenance") or {}
 
+    def _near_duplicate(self) -> dict[str, Any]:
+        """The near-duplicate filter's settings as the run recorded them (``field``/``threshold`` keys)."""
+        filters = self.provenance.get("filters")
+        if isinstance(filters, list):  # the filters as they ran
+            found = next((f for f in filters if isinstance(f, dict) and f.get("plugin") == "near_duplicate"), {})
+            return {"field": found.get("target"), "threshold": found.get("threshold")}
+        return (filters or {}).get("similarity") or {}  # a manifest of an older factory
+
     @property
     def similarity_field(self) -> str:
         """The record field the near-duplicate filter compared (``instruction`` unless the recipe chose another)."""
-        configured = ((self.provenance.get("filters") or {}).get("similarity") or {}).get("field")
-        if configured is None:
-            configured = (((self.recipe.get("filters") or {}).get("similarity")) or {}).get("field")
+        configured = self._near_duplicate().get("field")
         return configured if configured in ("instruction", "input", "output") else "instruction"
 
     @property
     def threshold(self) -> float | None:
-        for source in (self.provenance.get("filters"), self.recipe.get("filters")):
-            value = ((source or {}).get("similarity") or {}).get("threshold")
-            if isinstance(value, (int, float)):
-                return float(value)
-        return None
+        value = self._near_duplicate().get("threshold")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
     @property
     def seed(self) -> int:

@@ -140,8 +140,9 @@ def _similarity(a: "Analysis", figures: _Figures) -> Section:
 
 def _lengths(a: "Analysis", figures: _Figures) -> Section:
     unit = f"{a.language.name} words (count_words)"
-    filters = a.data.provenance.get("filters") or {}
-    limits = (filters.get("min_instruction_words"), filters.get("max_instruction_words"))
+    length = next((f for f in a.data.provenance.get("filters") or [] if isinstance(f, dict) and f.get("plugin") == "length"
+                   and f.get("target", "instruction") == "instruction"), {})
+    limits = (length.get("min_words"), length.get("max_words"))
     section = Section("lengths", "Lengths", [Paragraph(
         f"Lengths in the '{a.language.code}' plugin's own measure (Language.count_words), the unit of the "
         "length filters; dashed lines on the instruction panel are the run's limits.")])

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from factory.context import RunContext
-from factory.filters import FilterChain, Rejection
+from factory.filtering import FilterChain, FilterContext, Rejection
 from factory.records import Record
 
 
-def build_filter_chain(ctx: RunContext, with_seeds: bool) -> FilterChain:
-    """A filter chain whose near-duplicate pool holds the seeds (optionally) and the journal so far."""
-    chain = FilterChain(ctx.recipe.filters, ctx.language)
-    if with_seeds and ctx.recipe.filters.similarity.against_seeds:
-        chain.add_to_pool(ctx.seeds)
+def build_filter_chain(ctx: RunContext, with_seeds: bool, stage: str = "filter") -> FilterChain:
+    """The recipe's filters; stateful ones (near-duplicates) start from the seeds (optionally) and the journal."""
+    context = FilterContext(language=ctx.language, seeds=list(ctx.seeds),
+                            client_for=lambda spec: ctx.teacher_client(stage, spec))
+    chain = FilterChain.build(ctx.loaded.plugins.get("filters", []), context)
+    if with_seeds:
+        chain.add_to_pool(ctx.seeds, seeds=True)
     chain.add_to_pool(ctx.run.accepted_records())
+    ctx.provenance.filters = [{"plugin": item.name, **item.plugin.describe()} for item in chain.filters]
     return chain
 
 
-def judge(chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> tuple[list[Record], list[Rejection]]:
-    """Judge ``candidates`` greedily; returns the kept records and every rejection of the batch."""
-    kept, filtered_out = chain.apply(candidates)
+async def judge(chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> tuple[list[Record], list[Rejection]]:
+    """Judge ``candidates`` through the chain; returns the kept records and every rejection of the batch."""
+    kept, filtered_out = await chain.apply(candidates)
     return kept, rejected + filtered_out
 
 
@@ -28,8 +31,8 @@ def commit(ctx: RunContext, kept: list[Record], rejected: list[Rejection]) -> No
     ctx.run.commit_batch(kept, rejected, ctx.counters())
 
 
-def filter_and_commit(ctx: RunContext, chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> int:
+async def filter_and_commit(ctx: RunContext, chain: FilterChain, candidates: list[Record], rejected: list[Rejection]) -> int:
     """Judge a batch and commit it; returns the kept count."""
-    kept, all_rejected = judge(chain, candidates, rejected)
+    kept, all_rejected = await judge(chain, candidates, rejected)
     commit(ctx, kept, all_rejected)
     return len(kept)

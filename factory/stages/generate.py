@@ -55,7 +55,7 @@ class GenerateStage:
                              recipe_seed=recipe.seed, batch_size=recipe.batch_size, teacher=client,
                              client_for=lambda spec: ctx.teacher_client(self.name, spec))
         method.prepare(mctx)
-        chain = await asyncio.to_thread(build_filter_chain, ctx, True)
+        chain = await asyncio.to_thread(build_filter_chain, ctx, True, self.name)
         usage = ctx.usage_for(self.name)
         max_stalled = method.max_stalled_batches()
         total = method.batch_count(mctx)
@@ -88,7 +88,7 @@ class GenerateStage:
                     record.meta.update({"source": "generated", "method": recipe.method.plugin,
                                         "teacher": teacher.label, "language": recipe.language, "batch": batch_no})
                 rejected = result.rejected + (result.failed if options and options.skip_failed else [])
-                kept, all_rejected = await asyncio.to_thread(judge, chain, result.records, rejected)
+                kept, all_rejected = await judge(chain, result.records, rejected)
                 stalled = 0 if kept else stalled + 1
                 ctx.extra["stalled_batches"] = stalled
                 ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)

@@ -34,7 +34,7 @@ class ProcessSourceStage:
         recipe = ctx.recipe
         records = ctx.source_records
         per_batch = recipe.batch_size * RECORDS_PER_BATCH_UNIT
-        chain = build_filter_chain(ctx, with_seeds=False)
+        chain = await asyncio.to_thread(build_filter_chain, ctx, False, self.name)
         service = teacher_client = None
         if self.translate:
             from factory.translation import build_translation_service
@@ -58,7 +58,7 @@ class ProcessSourceStage:
                     t = recipe.translate
                     # outputs are regenerated after the near-duplicate filter, so no dropped record's
                     # output is paid for (unless the filter compares outputs themselves)
-                    regenerate_later = t.regenerate_output and recipe.filters.similarity.field != "output"
+                    regenerate_later = t.regenerate_output and not chain.pool_judges_outputs
                     results = await translate_records(
                         batch, t.fields, service, t.source_lang, t.target_lang or recipe.language,
                         regenerate_output=t.regenerate_output and not regenerate_later,
@@ -77,7 +77,7 @@ class ProcessSourceStage:
                     kept, all_rejected = await self._regenerate_survivors(ctx, chain, candidates, rejected, teacher_client)
                     commit(ctx, kept, all_rejected)
                 else:
-                    filter_and_commit(ctx, chain, candidates, rejected)
+                    await filter_and_commit(ctx, chain, candidates, rejected)
                 usage = ctx.usage_for(self.name)
                 ctx.progress.update(min(len(records), (batch_no + 1) * per_batch), kept=ctx.run.state.accepted,
                                     billed_chars=usage.billed_characters, cost=f"${ctx.budget.spent_usd:.4f}")
@@ -94,7 +94,7 @@ class ProcessSourceStage:
         """Filter on the translated instruction/input, then pay for outputs of the survivors only."""
         from factory.translation import regenerate_outputs
 
-        survivors, filtered_out = chain.apply(candidates, outputs=False)
+        survivors, filtered_out = await chain.apply(candidates, outputs=False)
         answers = await regenerate_outputs(survivors, teacher_client, ctx.language,
                                            ctx.recipe.translate.target_lang or ctx.recipe.language)
         written = []
@@ -103,5 +103,5 @@ class ProcessSourceStage:
                 filtered_out.append((record, reason or "teacher_failed", ""))
             else:
                 written.append(answer)
-        kept, bad_outputs = chain.check_outputs(written)
+        kept, bad_outputs = await chain.check_outputs(written)
         return kept, rejected + filtered_out + bad_outputs

@@ -246,6 +246,9 @@ def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def _clear_owned_files(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder / "views", ignore_errors=True)  # views are rewritten whole
     for path in folder.iterdir():
         if path.is_file() and OWNED_DATA_FILE.match(path.name):
             path.unlink()
@@ -274,8 +277,10 @@ def export_run(
     seed: int = 42,
     keep_meta: bool = True,
     formats: Iterable[str] = FORMATS,
+    views: Iterable[str] = (),
 ) -> ExportSummary:
-    """Write ``RUN/data/`` (see module doc) from ``RUN/accepted.jsonl`` and return what was written."""
+    """Write ``RUN/data/`` (see module doc) from ``RUN/accepted.jsonl`` and return what was written; ``views``
+    adds renderings for other tools under ``data/views/`` (:mod:`factory.export_views`)."""
     import datasets
 
     from factory import card
@@ -320,6 +325,11 @@ def export_run(
     stats = secrets_scan.scrub(read_json(run_dir / "stats.json"))
     recipe = secrets_scan.scrub(read_yaml(run_dir / "recipe.yaml"))
     _write_side_files(folder, stats, recipe)
+    views = tuple(views)
+    if views:
+        from factory.export_views import write_views
+
+        write_views(views, {name: [Record.from_dict(r) for r in chosen] for name, chosen in split_records.items()}, folder)
 
     context = card.CardContext(
         stats=stats,

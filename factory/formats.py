@@ -17,8 +17,10 @@ into a one-line ``file:line: reason`` error.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
+from factory.errors import UserError
 from factory.records import FIELDS, ROLES, Record, message
 
 #: ShareGPT speaker names -> canonical roles
@@ -135,3 +137,68 @@ def row_to_record(row: dict[str, Any], fmt: str | None = None) -> Record:
             return convert(row)
     known = ", ".join(f"{n} ({'+'.join(k)})" for n, k, _ in FORMATS)
     raise RowError(f"unknown row format (keys: {', '.join(sorted(map(str, row))) or 'none'}); expected one of {known}")
+
+
+# ---------------------------------------------------------------- whole-file formats
+
+#: formats read a file at a time, where a row is not a record (message trees, questions with their answers):
+#: name -> loader(path) -> records. Modules that add one call :func:`register_file_format` when imported.
+FILE_FORMATS: dict[str, Callable[[Path], list[Record]]] = {}
+#: module that registers each file format, imported on first use (keeps the core's start-up light)
+FILE_FORMAT_MODULES: dict[str, str] = {}
+
+
+def register_file_format(name: str, loader: Callable[[Path], list[Record]]) -> None:
+    FILE_FORMATS[name] = loader
+
+
+def source_format_names() -> list[str]:
+    return ["auto", *FORMAT_NAMES, *sorted({*FILE_FORMATS, *FILE_FORMAT_MODULES})]
+
+
+def load_source(path: str | Path, fmt: str = "auto") -> list[Record]:
+    """Records of a source file: ``auto`` detects each row's format; a row format name forces it on every row;
+    a file format name reads the whole file its own way."""
+    from factory.records import load_records
+
+    path = Path(path)
+    if fmt == "auto":
+        return load_records(path)
+    if fmt in FORMAT_NAMES:
+        return [_forced(path, record_row, fmt) for record_row in _rows(path)]
+    if fmt not in FILE_FORMATS and fmt in FILE_FORMAT_MODULES:
+        import importlib
+
+        importlib.import_module(FILE_FORMAT_MODULES[fmt])
+    if fmt not in FILE_FORMATS:
+        raise UserError(f"{path}: unknown source format '{fmt}' (known: {', '.join(source_format_names())})")
+    return FILE_FORMATS[fmt](path)
+
+
+def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    import json
+
+    from factory.records import iter_json_lines
+
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8", errors="strict") if path.suffix == ".json" else None
+    if text is not None and text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        return [(f"item {i}", item) for i, item in enumerate(items)]
+    return [(str(lineno), row) for lineno, row in iter_json_lines(path)]
+
+
+def _forced(path: Path, where_row: tuple[str, Any], fmt: str) -> Record:
+    where, row = where_row
+    if not isinstance(row, dict):
+        raise UserError(f"{path}:{where}: expected a JSON object")
+    try:
+        record = row_to_record(row, fmt)
+    except RowError as exc:
+        raise UserError(f"{path}:{where}: {exc}") from None
+    record.id = record.id or f"{path.stem}-{where.replace('item ', '')}"
+    return record

@@ -48,6 +48,9 @@ class SourceSection(Strict):
     path: str | None = runtime(None, description="Local file of records (Alpaca, messages, ShareGPT, TRL rows or seed tasks); its contents (not its path) are part of the run's identity.")
     hub_dataset: str | None = Field(None, description="Hugging Face dataset id to load when online (e.g. tatsu-lab/alpaca).")
     split: str = Field("train", description="Split of hub_dataset.")
+    format: str = Field("auto", description="How the file is read: auto (each row's format from its keys), a row "
+                        "format (messages, sharegpt, alpaca, trl-preference, trl-unpaired), or a whole-file format "
+                        "(see factory.formats.source_format_names).")
     limit: int | None = Field(None, ge=1, description="Use only the first N records.")
 
     @model_validator(mode="after")
@@ -97,6 +100,8 @@ class ExportSection(Strict):
     seed: int = Field(42, description="Seed of the train/test split.")
     keep_meta: bool = Field(True, description="Keep the meta column (provenance) in the exported dataset.")
     formats: list[Literal["parquet", "jsonl"]] = Field(default_factory=lambda: ["parquet", "jsonl"], description="Files written.")
+    views: list[str] = Field(default_factory=list, description="Extra renderings for other tools, written under "
+                             "data/views/<view>/ (see factory.export_views.view_names).")
     license: str | None = Field(None, description="License in the dataset card (default: other; see the teacher's terms).")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from typing import ClassVar, Sequence
+from typing import ClassVar, Literal, Sequence
 
 from pydantic import Field
 
@@ -127,6 +127,63 @@ class Script(_PerText):
         return None if self.language.is_in_language(text) else ("wrong_language", f"not {self.language.code}")
 
 
+class LanguageIdOptions(TargetOptions):
+    target: Target = Field("all_turns", description="The texts judged (every turn of a conversation by default).")
+    languages: list[str] = Field(default_factory=list, description="Languages accepted (ISO 639-1); default: the "
+                                 "recipe's language.")
+    min_confidence: float = Field(0.5, ge=0, le=1, description="Least probability lingua must give an accepted "
+                                  "language for a text to count as written in it.")
+    rule: Literal["every", "majority", "first"] = Field(
+        "every", description="For several texts (turns): every one must be in an accepted language, most of the "
+        "characters must be, or only the first text is judged. Texts without letters (code, numbers) are skipped.")
+
+
+class LanguageId(Filter):
+    """Written in the recipe's language, by a language-identification model (lingua), confidence in ``meta``.
+
+    The script check (``script``) is the cheap first pass; this tells apart languages that share a script
+    (English and Vietnamese) and catches a Japanese turn in a Korean conversation.
+    """
+
+    options_model: ClassVar[type[Options]] = LanguageIdOptions
+    default_target: ClassVar[str] = "all_turns"
+    reasons: ClassVar[dict[str, str]] = {"wrong_language": "the instruction is not written in the target language"}
+
+    @classmethod
+    def requirements_for(cls, options):
+        from factory.langid import REQUIREMENT
+
+        return [REQUIREMENT]
+
+    def prepare(self, ctx: FilterContext) -> None:
+        from factory.langid import identifier
+
+        self.accepted = [c.lower().split("-")[0] for c in (self.options.languages or [ctx.language.code])]
+        self.identifier = identifier(*self.accepted)
+
+    def judge(self, records: Sequence[Record]) -> list[Verdict | None]:
+        texts = [[t for t in r.texts(self.target) if any(ch.isalpha() for ch in t)] for r in records]
+        if self.options.rule == "first":
+            texts = [t[:1] for t in texts]
+        flat = [t for group in texts for t in group]
+        detections = iter(self.identifier.detect_many(flat))
+        verdicts: list[Verdict | None] = []
+        for record, group in zip(records, texts):
+            found = [next(detections) for _ in group]
+            ok = [d.language in self.accepted and d.confidence >= self.options.min_confidence for d in found]
+            record.meta["language_id"] = [{"language": d.language, "confidence": d.confidence} for d in found]
+            if not group:
+                verdicts.append(None)
+            elif self.options.rule == "majority":
+                share = sum(len(t) for t, good in zip(group, ok) if good) / sum(len(t) for t in group)
+                verdicts.append(None if share > 0.5 else ("wrong_language", f"{share:.0%} of the text in {'/'.join(self.accepted)}"))
+            else:
+                bad = next((d for d, good in zip(found, ok) if not good), None)
+                verdicts.append(None if bad is None else
+                                ("wrong_language", f"{bad.language or 'no language'} ({bad.confidence:.2f})"))
+        return verdicts
+
+
 class OutputOptions(TargetOptions):
     target: Target = Field("output", description="The text judged (see the near-duplicate filter's list).")
 
@@ -214,6 +271,7 @@ BUILTIN_FILTERS: dict[str, type[Filter]] = {
     "empty_output": EmptyOutput,
     "output_equals_input": OutputEqualsInput,
     "near_duplicate": NearDuplicate,
+    "language_id": LanguageId,
 }
 
 

@@ -27,5 +27,6 @@ class ExportStage:
 
         started = time.monotonic()
         e = ctx.recipe.export
-        export_run(ctx.run.path, test_size=e.test_size, seed=e.seed, keep_meta=e.keep_meta, formats=tuple(e.formats))
+        export_run(ctx.run.path, test_size=e.test_size, seed=e.seed, keep_meta=e.keep_meta, formats=tuple(e.formats),
+                   views=tuple(e.views))
         ctx.stage_seconds[self.name] = time.monotonic() - started

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from factory.context import RunContext, file_sha256
 from factory.errors import UserError
-from factory.records import Record, load_records
+from factory.formats import load_source
+from factory.records import Record
 
 
 class SourceStage:
@@ -18,7 +19,7 @@ class SourceStage:
         src = ctx.recipe.source
         if src.path:
             found = ctx.find_input(src.path, "source.path")
-            records = load_records(found.path)
+            records = load_source(found.path, src.format)
             ctx.seed_info = {"path": found.label, "sha256": file_sha256(found.path), "count": len(records)}
         else:
             records = self._load_hub(src.hub_dataset, src.split)

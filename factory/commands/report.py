@@ -19,7 +19,14 @@ import click
 def report_command(run_dir: str, output: str | None, samples: int, top_verbs: int, top_objects: int,
                    timings: bool) -> None:
     """Write an HTML report of RUN_DIR: verb/object sunburst, ROUGE-L similarity, lengths, rejections, cost."""
+    from factory.contracts import Requirement, unmet
+    from factory.errors import UserError
     from factory.report import build_report
+
+    missing = unmet([Requirement(module="matplotlib", install="pip install 'koalpaca-factory[report]'",
+                                 why="factory report")])
+    if missing:
+        raise UserError(missing[0])
 
     result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects)
     for note in result.notes:

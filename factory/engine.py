@@ -53,7 +53,7 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
     plan = build_plan(loaded)
     problems = plan_problems(loaded, plan)  # packages and keys, before anything is paid
     if problems:
-        raise UserError("\n".join(problems) if len(problems) == 1 else "; ".join(problems))
+        raise UserError("; ".join(problems))
     for stage in plan:
         if stage.name in INPUT_STAGES:
             stage.run(ctx)

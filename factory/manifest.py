@@ -69,6 +69,8 @@ class Provenance(_Model):
     source: dict[str, Any] | None = None
     prompt_sha256: str | None = None
     filters: Any = None
+    #: the train stage's output folder and metrics, when the recipe trains
+    train: dict[str, Any] | None = None
     factory_version: str = ""
 
 

@@ -30,7 +30,7 @@ def print_summary(outcome) -> None:
         lines.append(f"  factory report {run.path}            # look at the data before training on it")
         lines.append(f"  factory push {run.path} --repo ORG/NAME   # publish to the Hugging Face Hub (private by default)")
     if ctx.recipe.train:
-        trained = ctx.provenance.get("train", {})
+        trained = ctx.provenance.train or {}
         model_dir = trained.get("metrics", {}).get("model_dir") or trained.get("output_dir")
         if model_dir:
             lines.append(f"finetuned student: {model_dir}  (metrics in {run.path / 'train_metrics.json'})")

@@ -67,5 +67,5 @@ class TrainStage:
         job = build_job(ctx)
         result = trainer.train(job)
         ctx.stage_seconds[self.name] = time.monotonic() - started
-        ctx.provenance["train"] = {"output_dir": str(result.output_dir), "metrics": result.metrics}
+        ctx.provenance.train = {"output_dir": str(result.output_dir), "metrics": result.metrics}
         write_train_metrics(ctx.run.path, result.metrics)

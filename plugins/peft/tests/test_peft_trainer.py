@@ -476,3 +476,20 @@ def test_multi_turn_lora_finetune_learns_the_assistant_turns_and_reloads(arch, l
         assert torch.allclose(model(input_ids=ids).logits, reloaded.eval()(input_ids=ids).logits, atol=1e-5)
     card = (tmp_path / "out" / "model" / "README.md").read_text()
     assert "Chat format `vicuna-v1.1`" in card and "USER: {instruction} ASSISTANT:" in card
+
+
+def test_a_data_recipe_with_a_train_section_runs_every_stage_in_one_run(llama_dir, data_file, tmp_path):
+    """factory run: source -> filter -> export -> train, the manifest recording the student (the quickstart's path)."""
+    from factory.cli import main
+
+    recipe = tmp_path / "data-and-train.yaml"
+    train = {"plugin": "peft", **tiny_options(llama_dir, max_steps=2, save_steps=2)}
+    recipe.write_text(yaml.safe_dump({"name": "data-and-train", "language": "en", "source": {"path": str(data_file)},
+                                      "filters": {"similarity": {"enabled": False}, "min_instruction_words": 1},
+                                      "train": train}), encoding="utf-8")
+    main(["run", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])  # returns normally on success
+    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert stats["status"] == "finished" and stats["accepted"] > 0
+    assert stats["provenance"]["train"]["metrics"]["global_step"] == 2
+    assert (tmp_path / "run" / "train" / "model" / "adapter_model.safetensors").exists()
+    assert (tmp_path / "run" / "data" / "train.jsonl").exists()

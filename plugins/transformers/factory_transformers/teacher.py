@@ -75,8 +75,7 @@ class TransformersTeacher(Teacher):
     def describe_for(cls, options: TransformersTeacherOptions) -> TeacherDescription:
         from factory_transformers.model_source import source_identity
 
-        return TeacherDescription(model=source_identity(options), endpoint_kind="local",
-                                  endpoint=f"transformers ({options.device}, {options.dtype})")
+        return TeacherDescription(model=source_identity(options), endpoint_kind="local")
 
     @classmethod
     def requirements_for(cls, options: TransformersTeacherOptions) -> list[Requirement]:

@@ -1,0 +1,99 @@
+"""Translation QA against the loopback DeepL server: unfenced code and SQL are protected, span-only texts
+are never sent, a request bills exactly the prose around the spans, ``<noinput>`` is no input, and an
+input the engine returned unchanged is flagged."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from factory.costs import Usage
+from factory.records import Record
+from factory.translation import TranslationCache, TranslationService, translate_records
+from factory_deepl import DeepLTranslator
+from factory_deepl.loopback import LoopbackDeepL, untranslate
+
+KEY = "loopback-key"
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TEST_DEEPL_KEY", KEY)
+
+
+@pytest.fixture
+def server():
+    with LoopbackDeepL(auth_key=KEY) as s:
+        yield s
+
+
+def service(server) -> TranslationService:
+    translator = DeepLTranslator(server_url=server.server_url, auth_key_env="TEST_DEEPL_KEY")
+    return TranslationService(translator, cache=TranslationCache(), usage=Usage(), price_per_million_chars=25.0,
+                              backoff_initial_s=0.01, close_cache=True)
+
+
+def translate(server, texts):
+    svc = service(server)
+
+    async def go():
+        try:
+            return await svc.translate_texts(texts, "en", "ko")
+        finally:
+            await svc.aclose()
+
+    return asyncio.run(go()), svc
+
+
+#: (text, the code it holds, the prose around it)
+UNFENCED = [
+    ("Explain what this query returns:\nSELECT name, age FROM users WHERE age > 30;",
+     "SELECT name, age FROM users WHERE age > 30;", "Explain what this query returns:\n"),
+    ("What does print(len('hello')) show?", "print(len('hello'))", "What does  show?"),
+    ("Find the bug:\ndef add(a, b):\n    return a - b\nThen fix it.",
+     "def add(a, b):\n    return a - b", "Find the bug:\n\nThen fix it."),
+    ("Rewrite SELECT * FROM orders in plain words.", "SELECT * FROM orders", "Rewrite  in plain words."),
+]
+SPAN_ONLY = ["```python\nprint('hi')\n```", "https://example.com/docs", "<noinput>", "`x = 1`\n`y = 2`", "$12.50"]
+
+
+def test_unfenced_code_and_span_only_texts_bill_exactly_the_prose_around_them(server):
+    texts = [text for text, _, _ in UNFENCED] + SPAN_ONLY
+    out, svc = translate(server, texts)
+    prose = sum(len(around) for _, _, around in UNFENCED)
+    assert server.character_count == svc.usage.billed_characters == prose
+    sent = server.translated_texts()
+    assert len(sent) == len(UNFENCED)  # the span-only texts never left the machine
+    for (text, code, _), translated in zip(UNFENCED, out):
+        assert code in translated and all(code not in s for s in sent)  # restored locally, never sent
+        assert translated != text and untranslate(translated) == text  # the prose was translated
+    assert out[len(UNFENCED):] == SPAN_ONLY
+
+
+def test_a_request_of_span_only_texts_is_never_made(server):
+    out, svc = translate(server, SPAN_ONLY)
+    assert out == SPAN_ONLY
+    assert server.translate_requests() == [] and svc.usage.billed_characters == 0 and svc.usage.requests == 0
+
+
+def test_noinput_is_normalised_and_an_unchanged_input_is_flagged(server):
+    records = [Record.from_alpaca("Summarize the text.", input="<noinput>", output="Fine.", id="a"),
+               Record.from_alpaca("Name the brand.", input="No input", output="Acme.", id="b"),
+               # already Korean: the engine hands it back as it was (so does DeepL), and it is flagged
+               Record.from_alpaca("Translate the greeting.", input="안녕하세요, 반갑습니다.", output="Hello.", id="c")]
+    svc = service(server)
+
+    async def go():
+        try:
+            return await translate_records(records, ["instruction", "input"], svc, "en", "ko")
+        finally:
+            await svc.aclose()
+
+    (first, _), (second, _), (third, _) = asyncio.run(go())
+    assert first.input == "" and second.input == ""  # no input, not a translated marker
+    sent = server.translated_texts()
+    assert all("noinput" not in t.lower() and "no input" not in t.lower() for t in sent)
+    assert "unchanged" not in first.meta["translation"] and "unchanged" not in second.meta["translation"]
+    assert third.input == "안녕하세요, 반갑습니다." and third.meta["translation"]["unchanged"] == ["input"]

@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = (
     "factory.default_plugins.self_instruct",
     "factory.default_plugins.llm_translator",
     "factory.default_plugins.filters",
+    "factory.default_plugins.copy_filter",
 )
 
 

@@ -38,6 +38,7 @@ DEFAULT_PLUGINS = (
     "factory.default_plugins.llm_translator",
     "factory.default_plugins.filters",
     "factory.default_plugins.copy_filter",
+    "factory.default_plugins.decontaminate_filter",
 )
 
 

@@ -53,6 +53,8 @@ class FilterContext:
     seeds: list[Record] = field(default_factory=list)
     #: a TeacherClient for a teacher section (a judge), under the run's cache, usage and budget
     client_for: Callable[[Any], Any] | None = None
+    #: the run's source records (before translation), for filters that compare with them (translation QA)
+    inputs: list[Record] = field(default_factory=list)
 
 
 class Filter(Plugin):
@@ -91,6 +93,9 @@ class Filter(Plugin):
     async def judge_async(self, records: Sequence[Record]) -> list[Verdict | None]:
         """Filters that call a teacher override this; the rest run :meth:`judge` in a worker thread."""
         return await asyncio.to_thread(self.judge, list(records))
+
+    async def aclose(self) -> None:
+        """Release what judging opened (a judge's teacher client); the stage calls it once, at its end."""
 
 
 @dataclass
@@ -164,6 +169,11 @@ class FilterChain:
             survivors = kept
         rejected.sort(key=lambda entry: entry[0])  # in the batch's order, as the journal reads
         return [record for _, record in survivors], [rejection for _, rejection in rejected]
+
+    async def aclose(self) -> None:
+        """Close every filter (their judges' teacher clients)."""
+        for item in self.filters:
+            await item.plugin.aclose()
 
     def apply_sync(self, candidates: Sequence[Record], outputs: bool = True) -> tuple[list[Record], list[Rejection]]:
         """:meth:`apply` outside an event loop (scripts, tests)."""

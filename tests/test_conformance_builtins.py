@@ -91,6 +91,7 @@ class TestNearDuplicateConformance(FilterConformance):
 class TestLanguageIdConformance(FilterConformance):
     plugin = builtin.LanguageId
     options = {"languages": ["en"]}
-    identity_changes = {"target": "instruction", "languages": ["en", "fr"], "min_confidence": 0.9, "rule": "first"}
+    identity_changes = {"target": "instruction", "languages": ["en", "fr"], "min_confidence": 0.9, "rule": "first",
+                        "min_letters": 3}
     kept = [HEALTHY]
     rejected = [{"instruction": "Donne trois conseils pour rester en bonne santé.", "output": "Dors bien et marche."}]

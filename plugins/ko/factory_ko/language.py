@@ -24,6 +24,7 @@ from factory.paths import packaged_seeds
 from factory_ko.kiwi import analyze
 from factory_ko.templates import KOALPACA_CHAT, KOALPACA_TEMPLATE
 from factory_ko.verb_object import verb_object
+from factory_ko.wordings import WORDINGS
 
 #: seeds/ko/seed_tasks.jsonl, package data of factory_ko (in the repository, seeds/ko links to the top-level seeds/)
 _SEEDS = packaged_seeds("factory_ko", "ko")
@@ -95,6 +96,8 @@ class Korean(Language):
         ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
     )
     default_seeds: ClassVar[Path | None] = _SEEDS
+    #: Korean wording of Evol-Instruct, the original self-instruct and the judge rubric (factory_ko.wordings).
+    wordings: ClassVar[dict] = WORDINGS
     #: Templates Korean instructions and benchmarks share (the decontaminate filter's built-in allow-list).
     instruction_templates: ClassVar[tuple[str, ...]] = (
         "다음 글을 읽고 물음에 답하시오.",

@@ -202,15 +202,17 @@ class FilterChain:
 
 def legacy_filters(section: BaseModel) -> list[tuple[str, dict[str, Any]]]:
     """The filter list a recipe's ``filters:`` mapping (the Alpaca-era form) stands for, in Alpaca's order (with
-    the copy check, which Alpaca lacked, before the near-duplicate filter; ``copied_demonstration: false`` drops it)."""
+    the translation and copy checks, which Alpaca lacked, before the near-duplicate filter; each has a flag)."""
     items: list[tuple[str, dict[str, Any]]] = [
         ("length", {"min_words": section.min_instruction_words, "max_words": section.max_instruction_words})]
     for flag, name in (("blacklist", "blacklist"), ("program_tasks", "program_task"),
                        ("punctuation_start", "punctuation_start"), ("script_check", "script"),
                        ("empty_output", "empty_output"), ("output_equals_input", "output_equals_input"),
-                       ("copied_demonstration", "copied_demonstration")):
+                       ("translation_qa", "translation_qa"), ("copied_demonstration", "copied_demonstration")):
         if getattr(section, flag):
-            items.append((name, {}))
+            # translation QA without lingua (an optional extra): only fields the engine returned unchanged
+            items.append((name, {"fields": ["instruction", "input"], "check_output_language": False}
+                          if name == "translation_qa" else {}))
     similarity = section.similarity
     if similarity.enabled:
         items.append(("near_duplicate", {"threshold": similarity.threshold, "target": similarity.field,

@@ -92,6 +92,8 @@ class FiltersSection(Strict):
     script_check: bool = Field(True, description="Drop instructions not written in the recipe's language.")
     empty_output: bool = Field(True, description="Drop records with an empty output.")
     output_equals_input: bool = Field(True, description="Drop records whose output repeats the input.")
+    translation_qa: bool = Field(True, description="Drop translated records whose instruction or input came back "
+                                 "from the engine unchanged (the translation_qa filter, without its language check).")
     copied_demonstration: bool = Field(True, description="Drop records whose output copies a demonstration the "
                                        "prompt showed (ROUGE-L > 0.7; the copied_demonstration filter).")
 

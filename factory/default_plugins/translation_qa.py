@@ -60,6 +60,15 @@ class TranslationQA(Filter):
         "back_translation_low": "the back-translation is too far from the source text",
     }
 
+    @property
+    def target(self) -> str:
+        """The output only when it is judged: otherwise the filter runs before outputs are regenerated (KoAlpaca),
+        so no answer is paid for a record it drops."""
+        o = self.options
+        judged_output = o.check_output_language or "output" in o.fields or (
+            o.back_translation is not None and "output" in o.back_translate)
+        return "output" if judged_output else "instruction"
+
     @classmethod
     def requirements_for(cls, options: TranslationQAOptions) -> list:
         from factory.langid import REQUIREMENT

@@ -97,3 +97,29 @@ def test_noinput_is_normalised_and_an_unchanged_input_is_flagged(server):
     assert all("noinput" not in t.lower() and "no input" not in t.lower() for t in sent)
     assert "unchanged" not in first.meta["translation"] and "unchanged" not in second.meta["translation"]
     assert third.input == "안녕하세요, 반갑습니다." and third.meta["translation"]["unchanged"] == ["input"]
+
+
+def test_a_translate_recipe_drops_an_input_deepl_returned_unchanged(server, tmp_path):
+    """The default filters (the Alpaca-era mapping) include translation_qa: the already-Korean input comes back
+    from the engine as it was sent, and the record is dropped as untranslated, before anything else is paid."""
+    import json
+
+    from factory.testing.helpers import read_journal_rows, run_cli
+
+    rows = [{"instruction": "Summarize the paragraph in one sentence.", "input": "Cats sleep for most of the day.",
+             "output": "Cats sleep a lot."},
+            {"instruction": "Translate the greeting into English.", "input": "안녕하세요, 반갑습니다. 오늘 날씨가 좋네요.",
+             "output": "Hello, nice to meet you."},
+            {"instruction": "Give three tips for a job interview.", "input": "<noinput>", "output": "Prepare well."}]
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    recipe = tmp_path / "t.yaml"
+    recipe.write_text(f"name: t\nlanguage: ko\nsource: {{path: {source.name}}}\nexport: {{enabled: false}}\n"
+                      f"translate: {{plugin: deepl, source_lang: en, server_url: '{server.server_url}', "
+                      "auth_key_env: TEST_DEEPL_KEY}\n", encoding="utf-8")
+    done = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), "-q")
+    assert done.returncode == 0, done.stderr
+    accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
+    rejected = read_journal_rows(tmp_path / "run" / "rejected.jsonl")
+    assert [(r["reason"], r["detail"]) for r in rejected] == [("untranslated", "input came back as sent")]
+    assert len(accepted) == 2 and accepted[1]["input"] == ""  # <noinput> is no input, in the dataset too

@@ -43,6 +43,8 @@ PYARROW = Requirement(module="pyarrow", install="pip install 'koalpaca-factory[e
                       why="reading parquet and arrow benchmark files")
 
 Gram = tuple[str, ...]
+#: tokens of the shared phrase a removed record reports (a quoted passage can be long)
+PHRASE_TOKENS = 24
 
 
 @dataclass(frozen=True)
@@ -219,17 +221,34 @@ class BenchmarkIndex:
         if not grams:
             return None
         shared: dict[int, int] = defaultdict(int)
-        example: dict[int, Gram] = {}
         for gram in grams:
             for index in self.postings.get(gram, ()):
                 shared[index] += 1
-                example.setdefault(index, gram)
-        best: Contamination | None = None
+        best: tuple[float, int, int] | None = None  # (score, -item index, shared): the first item wins ties
         for index, count in shared.items():
             score = count / max(1, min(len(grams), self.sizes[index]))
-            if score >= self.threshold and (best is None or score > best.score):
-                best = Contamination(self.items[index], min(1.0, score), count, " ".join(example[index]))
-        return best
+            if score >= self.threshold and (best is None or (score, -index) > best[:2]):
+                best = (score, -index, count)
+        if best is None:
+            return None
+        index = -best[1]
+        return Contamination(self.items[index], min(1.0, best[0]), best[2], self._phrase(tokens, index))
+
+    def _phrase(self, tokens: Sequence[str], index: int) -> str:
+        """The longest run of the text's tokens covered by n-grams it shares with item ``index`` (what to show)."""
+        if len(tokens) < self.n:
+            return " ".join(tokens)
+        hits = [index in self.postings.get(tuple(tokens[i:i + self.n]), ()) for i in range(len(tokens) - self.n + 1)]
+        best_start, best_length, start = 0, 0, None
+        for i, hit in enumerate(hits + [False]):
+            if hit and start is None:
+                start = i
+            elif not hit and start is not None:
+                if i - start > best_length:
+                    best_start, best_length = start, i - start
+                start = None
+        run = tokens[best_start:best_start + best_length + self.n - 1]
+        return " ".join(run[:PHRASE_TOKENS]) + (" ..." if len(run) > PHRASE_TOKENS else "")
 
 
 def read_phrases(path: str | Path) -> list[str]:

@@ -92,7 +92,7 @@ def test_a_back_translation_score_through_the_llm_translator_on_the_loopback_tea
 
 class TestTranslationQAConformance(FilterConformance):
     plugin = TranslationQA
-    identity_changes = {"fields": ["input"], "check_output_language": False, "min_confidence": 0.9,
+    identity_changes = {"fields": ["input"], "check_output_language": False, "min_confidence": 0.9, "min_letters": 3,
                         "back_translation": {"plugin": "fake"}, "back_translate": ["output"],
                         "min_back_translation": 0.5}
     kept = [{"instruction": "Say hello to the team.", "output": "Good morning to all of you, my dear friends.",

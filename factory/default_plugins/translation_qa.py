@@ -35,12 +35,15 @@ from factory.teacher_factory import TeacherField
 Field_ = Literal["instruction", "input", "output"]
 
 
+
 class TranslationQAOptions(Options):
     fields: list[Field_] = Field(default_factory=lambda: ["instruction", "input", "output"],
                                  description="Fields whose unchanged translation drops the record (untranslated).")
     check_output_language: bool = Field(True, description="Drop a record whose output is not in the recipe's "
                                         "language (lingua).")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Least lingua probability for the output's language.")
+    min_letters: int = Field(10, ge=0, description="Outputs with fewer letters outside code, URLs and numbers are not "
+                             "language-checked: too short to identify (a name, a label).")
     back_translation: TeacherField | None = Field(None, description="A teacher for back-translation through the llm "
                                                   "translator; none: no back-translation.")
     back_translate: list[Field_] = Field(default_factory=lambda: ["instruction"],
@@ -120,9 +123,14 @@ class TranslationQA(Filter):
         return verdicts
 
     def _output_language(self, record: Record) -> Verdict | None:
-        if not self.options.check_output_language or not any(ch.isalpha() for ch in record.output):
+        if not self.options.check_output_language:
             return None
-        found = self._identifier().detect(record.output)
+        from factory.protect import mask
+
+        prose = mask(record.output).prose  # code, URLs and numbers have no language
+        if sum(ch.isalpha() for ch in prose) < max(1, self.options.min_letters):
+            return None  # too short to identify (a name, a label, "Good morning.")
+        found = self._identifier().detect(prose)
         record.meta["translation"]["output_language"] = {"language": found.language, "confidence": found.confidence}
         if found.is_(self.language.code, self.options.min_confidence):
             return None
@@ -134,7 +142,6 @@ class TranslationQA(Filter):
             return []
         from factory.default_plugins.llm_translator import LLMTranslator
         from factory.plugins import get_registry
-        from factory.similarity import rouge_l_f
         from factory.translation import TranslationCache, TranslationService
 
         client = self.ctx.client_for(self.options.back_translation)  # the run's usage and budget for this stage
@@ -160,11 +167,21 @@ class TranslationQA(Filter):
                 language = registry.get("language", code if registry.has("language", code) else "en").obj()
                 for (index, name, _, original), text in zip(jobs, back):
                     if text is not None:
-                        tokens = language.tokenize_many([original, text])
-                        scores[index][name] = round(float(rouge_l_f(tokens[0], tokens[1])), 4)
+                        scores[index][name] = back_translation_score(original, text, language)
         finally:
             await service.aclose()
         return scores
+
+
+def back_translation_score(source: str, back: str, language: Any) -> float:
+    """ROUGE-L F of a back-translation against the source text, on the source language's similarity tokens.
+
+    A lexical score: a faithful paraphrase ("Recommend a name for a cafe" for "Suggest a name for a coffee shop")
+    scores low too, so the default only records it (docs/curation.md has the measured precision)."""
+    from factory.similarity import rouge_l_f
+
+    tokens = language.tokenize_many([source, back])
+    return round(float(rouge_l_f(tokens[0], tokens[1])), 4)
 
 
 @hookimpl

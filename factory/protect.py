@@ -217,3 +217,37 @@ def mask(text: str, markup: tuple[str, str] | None = None) -> MaskedText:
     tail = text[position:]
     pieces.append(tail if markup is None else _escape(tail))
     return MaskedText(original=text, text="".join(pieces), spans=tuple(s.text for s in spans), markup=markup)
+
+
+# -- translations cached under scheme 1 (spans sent inside the tags, no unfenced-code spans) ---------------------
+#: span kinds scheme 1 did not protect: a scheme-1 translation of a text holding one translated its code
+SCHEME_2_KINDS = frozenset({"code_line", "sql", "call"})
+
+
+def reusable_from_scheme_1(text: str) -> bool:
+    """Whether a translation cached under scheme 1 is still right for ``text``: scheme 1 masked the same spans."""
+    return not any(span.kind in SCHEME_2_KINDS for span in find_spans(text))
+
+
+def restore_scheme_1(masked: MaskedText, translated: str) -> str:
+    """A scheme-1 engine output restored: markers as now, markup as ``<keep>span</keep>`` (compared as a multiset)."""
+    if masked.markup is None:
+        return masked.restore(translated)
+    open_tag, close_tag = masked.markup
+    pattern = re.compile(re.escape(open_tag) + r"([\s\S]*?)" + re.escape(close_tag))
+    pieces: list[str] = []
+    returned: list[str] = []
+    position = 0
+    for match in pattern.finditer(translated):
+        pieces.append(html.unescape(translated[position:match.start()]))
+        span = html.unescape(match.group(1))
+        returned.append(span)
+        pieces.append(span)
+        position = match.end()
+    pieces.append(html.unescape(translated[position:]))
+    if Counter(returned) != Counter(masked.spans):
+        raise ProtectedSpanLost("spans not returned intact")
+    restored = "".join(pieces)
+    if open_tag in restored or close_tag in restored:
+        raise ProtectedSpanLost("unbalanced protection tags in the translation")
+    return restored

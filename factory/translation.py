@@ -34,12 +34,14 @@ import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from factory.costs import Budget, Usage
 from factory.errors import StopRun, UserError
-from factory.protect import SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask
+from factory.protect import (SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask, restore_scheme_1,
+                             reusable_from_scheme_1)
 from factory.records import Record
 from factory.sqlite_cache import SQLiteCache
 from factory.teachers import TeacherRequest
@@ -109,8 +111,8 @@ class TranslationCache(SQLiteCache):
             ) from None
 
     @staticmethod
-    def key(engine: str, source: str, target: str, text: str) -> str:
-        blob = json.dumps([engine, SCHEME_VERSION, source.lower(), target.lower(), text], ensure_ascii=False)
+    def key(engine: str, source: str, target: str, text: str, scheme: str = SCHEME_VERSION) -> str:
+        blob = json.dumps([engine, scheme, source.lower(), target.lower(), text], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> CachedTranslation | None:
@@ -173,6 +175,8 @@ class _Job:
     masked: MaskedText
     key: str
     attempts: int = 0
+    source: str = ""
+    target: str = ""
 
 
 class TranslationService:
@@ -336,7 +340,8 @@ class TranslationService:
 
     # -- internals ---------------------------------------------------------------------------
     def _job(self, text: str, source: str, target: str) -> _Job:
-        return _Job(text, mask(text, self.markup), TranslationCache.key(self.translator.identity_key, source, target, text))
+        return _Job(text, mask(text, self.markup), TranslationCache.key(self.translator.identity_key, source, target, text),
+                    source=source, target=target)
 
     def _reject(self, reason: str) -> Translated:
         self.rejections[reason] += 1
@@ -347,11 +352,16 @@ class TranslationService:
         if self.cache is None:
             return None
         hit = self.cache.get(job.key)
+        restore = job.masked.restore
+        if hit is None and reusable_from_scheme_1(job.text):  # paid for before the masking changed: still right
+            hit = self.cache.get(TranslationCache.key(self.translator.identity_key, job.source, job.target, job.text,
+                                                      scheme="1"))
+            restore = partial(restore_scheme_1, job.masked)
         if hit is None:
             return None
         job.attempts = hit.attempts
         try:
-            restored = job.masked.restore(hit.output)
+            restored = restore(hit.output)
         except ProtectedSpanLost:
             if hit.attempts < SPAN_ATTEMPTS:
                 return None

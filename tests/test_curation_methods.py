@@ -225,3 +225,24 @@ def test_original_self_instruct_runs_end_to_end_through_every_filter_and_export(
     kept = [r["instruction"] for r in accepted]
     assert any(any(k in p for k in kept) for p in generation[4:])  # later batches show instructions kept earlier
     _check_export(out, accepted)
+
+
+def test_a_resumed_evol_run_asks_and_keeps_what_an_uninterrupted_one_does(tmp_path):
+    """lookahead 0: each batch evolves the pool as the journal holds it, so stopping and raising the target gives
+    the journal of one uninterrupted run (in-process teacher: nothing but the method and the engine)."""
+    seeds = _seeds(tmp_path, "en")
+    recipe = tmp_path / "evol.yaml"
+    recipe.write_text(f"name: evol\nlanguage: en\nseed: 5\nbatch_size: 3\nexport: {{enabled: false}}\n"
+                      f"method: {{plugin: evol-instruct, seeds: {seeds}, target: 5, max_generations: 3}}\n"
+                      "teacher: {plugin: fake, responder: 'factory.testing.curation_responders:curation_responder'}\n"
+                      "filters: [length, {near_duplicate: {threshold: 0.7}}]\n")
+    env = {"FACTORY_PLUGIN_MODULES": "factory.testing.fake_teacher"}
+    for args in ((), ("--set", "method.target=12")):
+        done = run_cli("run", str(recipe), "--out", str(tmp_path / "resumed"), "-q", *args, env=env)
+        assert done.returncode == 0, done.stderr
+    done = run_cli("run", str(recipe), "--out", str(tmp_path / "once"), "-q", "--set", "method.target=12", env=env)
+    assert done.returncode == 0, done.stderr
+    resumed = (tmp_path / "resumed" / "accepted.jsonl").read_text()
+    assert resumed == (tmp_path / "once" / "accepted.jsonl").read_text()
+    generations = [json.loads(line)["meta"]["evol"]["generation"] for line in resumed.splitlines()]
+    assert len(generations) >= 12 and max(generations) >= 2

@@ -123,3 +123,22 @@ def test_a_translate_recipe_drops_an_input_deepl_returned_unchanged(server, tmp_
     rejected = read_journal_rows(tmp_path / "run" / "rejected.jsonl")
     assert [(r["reason"], r["detail"]) for r in rejected] == [("untranslated", "input came back as sent")]
     assert len(accepted) == 2 and accepted[1]["input"] == ""  # <noinput> is no input, in the dataset too
+
+
+def test_translations_paid_for_under_the_old_masking_are_reused_unless_their_code_was_translated(server):
+    """Scheme 1 sent spans inside <keep>...</keep> and did not protect unfenced code: its cached outputs still
+    serve texts whose spans are the same, and a text with an unfenced code line is translated again."""
+    from factory.translation import TranslationCache as Cache
+
+    svc = service(server)
+    engine = svc.translator.identity_key
+    old = {"See https://example.com now.": "해 <keep>https://example.com</keep> 지금.",
+           "Explain:\nprint(len(x))": "설명:\n프린트(렌(x))"}  # scheme 1 translated the unfenced code
+    with Cache() as cache:
+        for text, output in old.items():
+            cache.put(Cache.key(engine, "en", "ko", text, scheme="1"), engine="deepl", source="en", target="ko",
+                      text=text, output=output, attempts=1)
+    out, svc = translate(server, list(old))
+    assert out[0] == "해 https://example.com 지금." and svc.usage.cached_characters == len("See https://example.com now.")
+    assert "print(len(x))" in out[1]  # sent again, the code protected this time
+    assert server.translated_texts() == ['Explain:\n<keep i="1"/>'] and server.character_count == len("Explain:\n")

@@ -45,7 +45,7 @@ def test_a_light_edit_of_the_demonstration_is_still_a_copy_and_a_real_answer_is_
     copies = record("Eat vegetables, sleep eight hours and walk daily.", id="edit")
     answer = record("Go to the park on Saturday morning and cook dinner together on Sunday.", id="answer")
     kept, rejected = chain().apply_sync([copies, answer])
-    assert [r.id for r in kept] == ["answer"] and [r.id for _, _, _ in []] == []
+    assert [r.id for r in kept] == ["answer"]
     assert [(r.id, reason) for r, reason, _ in rejected] == [("edit", "copied_demonstration")]
     assert 0 < answer.meta["demonstration_rouge_l"] < 0.3
 

@@ -18,6 +18,8 @@ COMMANDS = {
     "schema": ("factory.commands.validate", "schema_command", "Print the recipe JSON schema (for editor completion)."),
     "plugins": ("factory.commands.plugins", "plugins_command", "List installed plugins."),
     "dedup": ("factory.commands.dedup", "dedup_command", "Drop ROUGE-L near-duplicates from a JSONL file."),
+    "decontaminate": ("factory.commands.decontaminate", "decontaminate_command",
+                      "Drop records that overlap benchmark prompts (n-grams)."),
     "push": ("factory.commands.push", "push_command", "Publish a run folder's dataset (e.g. to the Hugging Face Hub)."),
     "train": ("factory.commands.train", "train_command", "Finetune a backbone as a recipe's train section says."),
     "report": ("factory.commands.report", "report_command", "Write an HTML report of a run folder."),

@@ -53,6 +53,8 @@ class FilterContext:
     seeds: list[Record] = field(default_factory=list)
     #: a TeacherClient for a teacher section (a judge), under the run's cache, usage and budget
     client_for: Callable[[Any], Any] | None = None
+    #: the run's source records (before translation), for filters that compare with them (translation QA)
+    inputs: list[Record] = field(default_factory=list)
 
 
 class Filter(Plugin):
@@ -91,6 +93,9 @@ class Filter(Plugin):
     async def judge_async(self, records: Sequence[Record]) -> list[Verdict | None]:
         """Filters that call a teacher override this; the rest run :meth:`judge` in a worker thread."""
         return await asyncio.to_thread(self.judge, list(records))
+
+    async def aclose(self) -> None:
+        """Release what judging opened (a judge's teacher client); the stage calls it once, at its end."""
 
 
 @dataclass
@@ -165,6 +170,11 @@ class FilterChain:
         rejected.sort(key=lambda entry: entry[0])  # in the batch's order, as the journal reads
         return [record for _, record in survivors], [rejection for _, rejection in rejected]
 
+    async def aclose(self) -> None:
+        """Close every filter (their judges' teacher clients)."""
+        for item in self.filters:
+            await item.plugin.aclose()
+
     def apply_sync(self, candidates: Sequence[Record], outputs: bool = True) -> tuple[list[Record], list[Rejection]]:
         """:meth:`apply` outside an event loop (scripts, tests)."""
         return asyncio.run(self.apply(candidates, outputs))
@@ -191,14 +201,18 @@ class FilterChain:
 
 
 def legacy_filters(section: BaseModel) -> list[tuple[str, dict[str, Any]]]:
-    """The filter list a recipe's ``filters:`` mapping (the Alpaca-era form) stands for, in Alpaca's order."""
+    """The filter list a recipe's ``filters:`` mapping (the Alpaca-era form) stands for, in Alpaca's order (with
+    the translation and copy checks, which Alpaca lacked, before the near-duplicate filter; each has a flag)."""
     items: list[tuple[str, dict[str, Any]]] = [
         ("length", {"min_words": section.min_instruction_words, "max_words": section.max_instruction_words})]
     for flag, name in (("blacklist", "blacklist"), ("program_tasks", "program_task"),
                        ("punctuation_start", "punctuation_start"), ("script_check", "script"),
-                       ("empty_output", "empty_output"), ("output_equals_input", "output_equals_input")):
+                       ("empty_output", "empty_output"), ("output_equals_input", "output_equals_input"),
+                       ("translation_qa", "translation_qa"), ("copied_demonstration", "copied_demonstration")):
         if getattr(section, flag):
-            items.append((name, {}))
+            # translation QA without lingua (an optional extra): only fields the engine returned unchanged
+            items.append((name, {"fields": ["instruction", "input"], "check_output_language": False}
+                          if name == "translation_qa" else {}))
     similarity = section.similarity
     if similarity.enabled:
         items.append(("near_duplicate", {"threshold": similarity.threshold, "target": similarity.field,

@@ -125,6 +125,13 @@ class Language(Plugin):
     default_chat_format: ClassVar[str] = _chat_formats.VICUNA_V11.name
     #: Path of the seed set shipped with the plugin (seed_tasks.jsonl), if any.
     default_seeds: ClassVar[Path | None] = None
+    #: Instruction templates instructions and benchmarks share ("Read the passage and answer the question"):
+    #: n-grams inside them are not contamination (the ``decontaminate`` filter's built-in allow-list).
+    instruction_templates: ClassVar[tuple[str, ...]] = ()
+    #: Wording of prompts beyond self-instruct, by the key the method or filter documents ("evol-instruct",
+    #: "judge", ...): objects of the type that method or filter defines. Without one, it uses its English
+    #: wording and asks for replies in this language.
+    wordings: ClassVar[dict[str, Any]] = {}
 
     # -- similarity -------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:
@@ -134,6 +141,15 @@ class Language(Plugin):
     def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
         """Batch tokenization; override when the tokenizer has a faster batch path."""
         return [self.tokenize(text) for text in texts]
+
+    def ngram_tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """Tokens for n-gram overlap (decontamination): content tokens, so texts that differ only in function
+        morphemes (Korean particles) share their n-grams; default: the similarity tokens."""
+        return self.tokenize_many(texts)
+
+    def wording(self, key: str, default: Any) -> Any:
+        """This language's wording for ``key`` (see ``wordings``), or ``default`` (the English one)."""
+        return self.wordings.get(key, default)
 
     # -- length filters ---------------------------------------------------
     def count_words(self, text: str) -> int:

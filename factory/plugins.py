@@ -37,6 +37,12 @@ DEFAULT_PLUGINS = (
     "factory.default_plugins.self_instruct",
     "factory.default_plugins.llm_translator",
     "factory.default_plugins.filters",
+    "factory.default_plugins.copy_filter",
+    "factory.default_plugins.decontaminate_filter",
+    "factory.default_plugins.judge_filter",
+    "factory.default_plugins.translation_qa",
+    "factory.default_plugins.evol_instruct",
+    "factory.default_plugins.self_instruct_original",
 )
 
 

@@ -8,13 +8,23 @@ checked, so a text whose spans did not survive is caught instead of shipped.
 
 Two masking forms:
 
-- **markup** (engines with XML tag handling, such as DeepL): the span is
-  wrapped in a tag pair the engine is told to ignore (``<keep>...</keep>``)
-  and the free text is XML-escaped. Engines may move a span within the
-  sentence (word order differs between languages), so validation compares
-  the spans as a multiset.
+- **markup** (engines with XML tag handling, such as DeepL): each span
+  becomes an empty element of the tag the engine is told to ignore
+  (``<keep i="1"/>``) and the free text is XML-escaped. The span itself is
+  never sent: DeepL bills the characters outside tags only, so a request
+  bills exactly the prose around the spans. Engines may move an element
+  within the sentence (word order differs between languages); every number
+  must come back exactly once.
 - **markers** (LLMs): each span becomes a numbered marker ``⟦1⟧``; every
   marker must come back exactly once.
+
+A text with no letters outside its spans (a fenced block, a URL, ``<noinput>``,
+a list of numbers) has nothing to translate: :attr:`MaskedText.has_prose` is
+False and the translation service returns it as it is, without sending it.
+
+Spans are code (fenced, inline, unfenced code lines, SQL statements and calls
+written in prose, found by :mod:`factory.code_spans`), URLs, e-mail addresses,
+placeholders and numbers with units.
 """
 
 from __future__ import annotations
@@ -23,9 +33,12 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
+
+from factory import code_spans
 
 #: Bump when masking changes, so cached engine outputs of the old form are not reused.
-SCHEME_VERSION = "1"
+SCHEME_VERSION = "2"
 
 #: Reason code of a text whose protected spans did not survive translation.
 SPAN_LOST = "protected_span_lost"
@@ -39,11 +52,14 @@ _UNITS = (
 )
 
 #: (kind, pattern), in priority order: an earlier kind wins where matches overlap.
-SPAN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+SPAN_PATTERNS: tuple[tuple[str, re.Pattern[str] | Callable[[str], list[tuple[int, int]]]], ...] = (
     ("fenced_code", re.compile(r"```[\s\S]*?(?:```|\Z)|~~~[\s\S]*?(?:~~~|\Z)")),
     ("inline_code", re.compile(r"``[^\n]+?``|`[^`\n]+`")),
+    ("code_line", code_spans.code_line_spans),
+    ("sql", code_spans.sql_spans),
     ("url", re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`]+|\bwww\.[A-Za-z0-9-]+\.[^\s<>\"'`]+")),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
+    ("call", code_spans.call_spans),
     (
         "placeholder",
         re.compile(
@@ -96,8 +112,8 @@ def find_spans(text: str) -> list[Span]:
     """Every protected span of ``text``, non-overlapping, in text order."""
     taken: list[Span] = []
     for kind, pattern in SPAN_PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span()
+        extents = pattern(text) if callable(pattern) else [m.span() for m in pattern.finditer(text)]
+        for start, end in extents:
             if kind == "url":
                 end = _trim_url(text, start, end)
             if end <= start or any(start < s.end and s.start < end for s in taken):
@@ -110,6 +126,24 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _tag_name(open_tag: str) -> str:
+    """``keep`` for ``<keep>``: the element the engine is told to leave alone."""
+    match = re.match(r"<\s*([A-Za-z_][\w:.-]*)", open_tag)
+    if match is None:
+        raise ValueError(f"protect_markup must start with an XML tag, got {open_tag!r}")
+    return match.group(1)
+
+
+def _element(tag: str, number: int) -> str:
+    return f'<{tag} i="{number}"/>'
+
+
+def _element_pattern(tag: str) -> re.Pattern[str]:
+    """An element standing for span N, as engines may return it (``<keep i="1"/>``, ``<keep i='1'></keep>``)."""
+    name = re.escape(tag)
+    return re.compile(rf"<{name}\s+i\s*=\s*[\"'](\d+)[\"']\s*(?:/>|>\s*</{name}\s*>)")
+
+
 @dataclass(frozen=True)
 class MaskedText:
     """A text ready to send, the spans it hides and the form they are hidden in."""
@@ -119,46 +153,56 @@ class MaskedText:
     spans: tuple[str, ...]
     markup: tuple[str, str] | None
 
+    @property
+    def prose(self) -> str:
+        """The text outside the spans (what an engine that bills characters outside tags bills)."""
+        if self.markup is None:
+            return _MARKER_RE.sub("", self.text)
+        return html.unescape(_element_pattern(_tag_name(self.markup[0])).sub("", self.text))
+
+    @property
+    def has_prose(self) -> bool:
+        """False for a text with no letter outside its spans: there is nothing to translate, so it is not sent."""
+        return any(ch.isalpha() for ch in self.prose)
+
+    @property
+    def billable_characters(self) -> int:
+        """What an engine billing source characters bills for this text: the prose for markup (tags are
+        free, as on DeepL), the whole sent text for markers."""
+        return len(self.prose) if self.markup is not None else len(self.text)
+
     def restore(self, translated: str) -> str:
         """The translation with every span put back; raises ProtectedSpanLost if any did not survive."""
         if self.markup is None:
-            return self._restore_markers(translated)
-        return self._restore_markup(translated)
+            return self._restore_numbered(translated, _MARKER_RE, lambda text: text)
+        tag = _tag_name(self.markup[0])
+        restored = self._restore_numbered(translated, _element_pattern(tag), html.unescape)
+        return restored
 
-    def _restore_markers(self, translated: str) -> str:
-        found = [int(number) for number in _MARKER_RE.findall(translated)]
+    def _restore_numbered(self, translated: str, pattern: re.Pattern[str], free: Callable[[str], str]) -> str:
+        found = [int(number) for number in pattern.findall(translated)]
         expected = list(range(1, len(self.spans) + 1))
         if sorted(found) != expected:
             missing = sorted(set(expected) - set(found))
             extra = sorted(n for n, c in Counter(found).items() if c > 1 or n not in expected)
-            raise ProtectedSpanLost(f"markers missing {missing} or unexpected {extra}")
-        return _MARKER_RE.sub(lambda m: self.spans[int(m.group(1)) - 1], translated)
-
-    def _restore_markup(self, translated: str) -> str:
-        open_tag, close_tag = self.markup  # type: ignore[misc]
-        pattern = re.compile(re.escape(open_tag) + r"([\s\S]*?)" + re.escape(close_tag))
+            raise ProtectedSpanLost(f"spans missing {missing} or unexpected {extra}")
         pieces: list[str] = []
-        returned: list[str] = []
         position = 0
         for match in pattern.finditer(translated):
-            pieces.append(html.unescape(translated[position : match.start()]))
-            span = html.unescape(match.group(1))
-            returned.append(span)
-            pieces.append(span)
+            pieces.append(free(translated[position:match.start()]))
+            pieces.append(self.spans[int(match.group(1)) - 1])
             position = match.end()
-        pieces.append(html.unescape(translated[position:]))
-        if Counter(returned) != Counter(self.spans):
-            lost = list((Counter(self.spans) - Counter(returned)).elements())
-            raise ProtectedSpanLost(f"spans not returned intact: {lost[:3]!r}")
-        restored = "".join(pieces)
-        if open_tag in restored or close_tag in restored:
-            raise ProtectedSpanLost("unbalanced protection tags in the translation")
-        return restored
+        tail = free(translated[position:])
+        if self.markup is not None and re.search(rf"</?{re.escape(_tag_name(self.markup[0]))}\b", "".join(pieces[::2]) + tail):
+            raise ProtectedSpanLost("a protection tag came back broken")
+        pieces.append(tail)
+        return "".join(pieces)
 
 
 def mask(text: str, markup: tuple[str, str] | None = None) -> MaskedText:
-    """Hide the protected spans of ``text``: in ``markup`` tags (escaping the rest as XML) or as ⟦n⟧ markers."""
+    """Hide the protected spans of ``text``: as empty ``markup`` elements (escaping the rest as XML) or as ⟦n⟧ markers."""
     spans = [s for s in find_spans(text) if markup is None or s.kind != "marker_char"]
+    tag = _tag_name(markup[0]) if markup is not None else ""
     pieces: list[str] = []
     position = 0
     for number, span in enumerate(spans, start=1):
@@ -168,8 +212,42 @@ def mask(text: str, markup: tuple[str, str] | None = None) -> MaskedText:
             pieces.append(f"{MARKER_OPEN}{number}{MARKER_CLOSE}")
         else:
             pieces.append(_escape(free))
-            pieces.append(markup[0] + _escape(span.text) + markup[1])
+            pieces.append(_element(tag, number))
         position = span.end
     tail = text[position:]
     pieces.append(tail if markup is None else _escape(tail))
     return MaskedText(original=text, text="".join(pieces), spans=tuple(s.text for s in spans), markup=markup)
+
+
+# -- translations cached under scheme 1 (spans sent inside the tags, no unfenced-code spans) ---------------------
+#: span kinds scheme 1 did not protect: a scheme-1 translation of a text holding one translated its code
+SCHEME_2_KINDS = frozenset({"code_line", "sql", "call"})
+
+
+def reusable_from_scheme_1(text: str) -> bool:
+    """Whether a translation cached under scheme 1 is still right for ``text``: scheme 1 masked the same spans."""
+    return not any(span.kind in SCHEME_2_KINDS for span in find_spans(text))
+
+
+def restore_scheme_1(masked: MaskedText, translated: str) -> str:
+    """A scheme-1 engine output restored: markers as now, markup as ``<keep>span</keep>`` (compared as a multiset)."""
+    if masked.markup is None:
+        return masked.restore(translated)
+    open_tag, close_tag = masked.markup
+    pattern = re.compile(re.escape(open_tag) + r"([\s\S]*?)" + re.escape(close_tag))
+    pieces: list[str] = []
+    returned: list[str] = []
+    position = 0
+    for match in pattern.finditer(translated):
+        pieces.append(html.unescape(translated[position:match.start()]))
+        span = html.unescape(match.group(1))
+        returned.append(span)
+        pieces.append(span)
+        position = match.end()
+    pieces.append(html.unescape(translated[position:]))
+    if Counter(returned) != Counter(masked.spans):
+        raise ProtectedSpanLost("spans not returned intact")
+    restored = "".join(pieces)
+    if open_tag in restored or close_tag in restored:
+        raise ProtectedSpanLost("unbalanced protection tags in the translation")
+    return restored

@@ -92,6 +92,10 @@ class FiltersSection(Strict):
     script_check: bool = Field(True, description="Drop instructions not written in the recipe's language.")
     empty_output: bool = Field(True, description="Drop records with an empty output.")
     output_equals_input: bool = Field(True, description="Drop records whose output repeats the input.")
+    translation_qa: bool = Field(True, description="Drop translated records whose instruction or input came back "
+                                 "from the engine unchanged (the translation_qa filter, without its language check).")
+    copied_demonstration: bool = Field(True, description="Drop records whose output copies a demonstration the "
+                                       "prompt showed (ROUGE-L > 0.7; the copied_demonstration filter).")
 
 
 class ExportSection(Strict):
@@ -263,17 +267,24 @@ def _resolve_paths(options: BaseModel, recipe_path: Path, language: str | None) 
     from factory.contracts import path_fields
     from factory.paths import find_input, not_found_message, recipe_bases
 
-    updates: dict[str, str] = {}
+    updates: dict[str, Any] = {}
     problems: list[tuple] = []
     for name in path_fields(type(options)):
         value = getattr(options, name)
-        if not isinstance(value, str) or not value:
-            continue
-        found, tried = find_input(value, recipe_bases(recipe_path), language)
-        if found is None:
-            problems.append(((name,), not_found_message(value, tried), True))
-        else:
-            updates[name] = str(found.path)
+        many = isinstance(value, list)  # a list of paths (benchmark files): each found the same way
+        resolved = []
+        for index, item in enumerate(value if many else [value]):
+            if not isinstance(item, str) or not item:
+                resolved.append(item)
+                continue
+            found, tried = find_input(item, recipe_bases(recipe_path), language)
+            if found is None:
+                problems.append(((name, index) if many else (name,), not_found_message(item, tried), True))
+                resolved.append(item)
+            else:
+                resolved.append(str(found.path))
+        if resolved != (value if many else [value]):
+            updates[name] = resolved if many else resolved[0]
     return (options.model_copy(update=updates) if updates else options), problems
 
 

@@ -17,8 +17,9 @@ plugin lives here once:
   (honouring Retry-After);
 - billed characters, cost and the budget, reserved before each request.
 
-Billed characters equal the characters of the unique, uncached source texts
-(DeepL does not bill the protection tags).
+Billed characters equal the prose characters of the unique, uncached source texts:
+protected spans travel as empty tags that DeepL does not bill, and a text with
+no prose (only spans) is never sent.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from factory.costs import Budget, Usage
 from factory.errors import StopRun, UserError
-from factory.protect import SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask
+from factory.protect import (SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask, restore_scheme_1,
+                             reusable_from_scheme_1)
 from factory.records import Record
 from factory.sqlite_cache import SQLiteCache
 from factory.teachers import TeacherRequest
@@ -108,8 +111,8 @@ class TranslationCache(SQLiteCache):
             ) from None
 
     @staticmethod
-    def key(engine: str, source: str, target: str, text: str) -> str:
-        blob = json.dumps([engine, SCHEME_VERSION, source.lower(), target.lower(), text], ensure_ascii=False)
+    def key(engine: str, source: str, target: str, text: str, scheme: str = SCHEME_VERSION) -> str:
+        blob = json.dumps([engine, scheme, source.lower(), target.lower(), text], ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> CachedTranslation | None:
@@ -139,10 +142,19 @@ class TranslationUnavailable(StopRun):
 
 @dataclass(frozen=True)
 class Translated:
-    """One text's outcome: the translation, or None and a reason code."""
+    """One text's outcome: the translation, or None and a reason code.
+
+    ``unchanged``: the engine returned the text as it was although it had prose to translate (a
+    translation QA filter flags such records); texts with nothing to translate are never unchanged.
+    """
 
     text: str | None
     reason: str | None = None
+    unchanged: bool = False
+
+
+def _translated(job: "_Job", restored: str) -> Translated:
+    return Translated(restored, unchanged=restored.strip() == job.text.strip())
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,8 @@ class _Job:
     masked: MaskedText
     key: str
     attempts: int = 0
+    source: str = ""
+    target: str = ""
 
 
 class TranslationService:
@@ -239,10 +253,12 @@ class TranslationService:
         billable = 0
         for text in unique:
             job = self._job(text, source, target)
+            if not job.masked.has_prose:
+                continue  # nothing to translate: never sent
             if self._from_cache(job, count=False) is not None:
                 cached += 1
             else:
-                billable += len(text)
+                billable += job.masked.billable_characters
         return CharacterEstimate(
             texts=len(present),
             characters=sum(len(t) for t in present),
@@ -271,7 +287,8 @@ class TranslationService:
         return [outcome.text for outcome in await self.translate_detailed(texts, source, target)]
 
     async def translate_detailed(self, texts: Sequence[str], source: str, target: str) -> list[Translated]:
-        """Translate ``texts``; empty and whitespace-only texts come back unchanged and unbilled.
+        """Translate ``texts``; empty and whitespace-only texts, and texts with no letters outside their protected
+        spans (a fenced block, a URL, ``<noinput>``), come back unchanged, unsent and unbilled.
 
         Raises :class:`TranslationQuotaStop`, :class:`TranslationUnavailable` or
         :class:`~factory.costs.BudgetExceeded` (all :class:`~factory.errors.StopRun`)
@@ -281,6 +298,9 @@ class TranslationService:
         pending: list[_Job] = []
         for text in dict.fromkeys(t for t in texts if t.strip()):
             job = self._job(text, source, target)
+            if not job.masked.has_prose:  # only protected spans, markers, digits or punctuation: kept as it is
+                outcomes[text] = Translated(text)
+                continue
             hit = self._from_cache(job, count=True)
             if hit is not None:
                 outcomes[text] = hit
@@ -300,7 +320,7 @@ class TranslationService:
                     outcomes[job.text] = self._reject(TRANSLATION_FAILED)
                     continue
                 try:
-                    outcomes[job.text] = Translated(job.masked.restore(output))
+                    outcomes[job.text] = _translated(job, job.masked.restore(output))
                 except ProtectedSpanLost as exc:
                     if job.attempts < SPAN_ATTEMPTS:
                         log.info("translation lost a protected span (%s); sending again", exc)
@@ -320,7 +340,8 @@ class TranslationService:
 
     # -- internals ---------------------------------------------------------------------------
     def _job(self, text: str, source: str, target: str) -> _Job:
-        return _Job(text, mask(text, self.markup), TranslationCache.key(self.translator.identity_key, source, target, text))
+        return _Job(text, mask(text, self.markup), TranslationCache.key(self.translator.identity_key, source, target, text),
+                    source=source, target=target)
 
     def _reject(self, reason: str) -> Translated:
         self.rejections[reason] += 1
@@ -331,18 +352,23 @@ class TranslationService:
         if self.cache is None:
             return None
         hit = self.cache.get(job.key)
+        restore = job.masked.restore
+        if hit is None and reusable_from_scheme_1(job.text):  # paid for before the masking changed: still right
+            hit = self.cache.get(TranslationCache.key(self.translator.identity_key, job.source, job.target, job.text,
+                                                      scheme="1"))
+            restore = partial(restore_scheme_1, job.masked)
         if hit is None:
             return None
         job.attempts = hit.attempts
         try:
-            restored = job.masked.restore(hit.output)
+            restored = restore(hit.output)
         except ProtectedSpanLost:
             if hit.attempts < SPAN_ATTEMPTS:
                 return None
             return self._reject(SPAN_LOST) if count else Translated(None, SPAN_LOST)
         if count:
             self.usage.add(cached_characters=len(job.text))
-        return Translated(restored)
+        return _translated(job, restored)
 
     def _plan(self, jobs: Sequence[_Job]) -> list[list[_Job]]:
         max_texts, max_bytes, _ = self._limits()
@@ -517,8 +543,11 @@ async def translate_records(
     """
     if regenerate_output and teacher_client is None:
         raise ValueError("regenerate_output needs a teacher_client")
+    from factory.translation_qa import normalise_input
+
     chosen = [f for f in dict.fromkeys(fields) if not (regenerate_output and f == "output")]
-    flat = [getattr(record, f) for record in records for f in chosen]
+    flat = [normalise_input(record.input, source) if f == "input" else getattr(record, f)
+            for record in records for f in chosen]  # a <noinput> input is no input: never sent
     outcomes = await service.translate_detailed(flat, source, target)
 
     results: list[tuple[Record | None, str | None]] = []
@@ -538,9 +567,12 @@ async def translate_records(
             "fields": chosen,
             "output": "regenerated" if regenerate_output else ("translated" if "output" in chosen else "kept"),
         }
+        unchanged = [f for f, o in zip(chosen, mine) if o.unchanged]
+        if unchanged:  # returned as sent although it had prose: the translation_qa filter flags it
+            meta["translation"]["unchanged"] = unchanged
         translated = Record.from_alpaca(
             instruction=values.get("instruction", record.instruction),
-            input=values.get("input", record.input),
+            input=values.get("input", normalise_input(record.input, source)),
             output=values.get("output", record.output),
             id=record.id,
             meta=meta,

@@ -47,7 +47,8 @@ def test_every_built_in_filter_is_registered_with_its_reasons():
 def test_the_alpaca_mapping_stands_for_the_builtin_list_in_alpacas_order():
     section = FiltersSection.model_validate({"similarity": {"threshold": 0.5, "field": "output"}, "blacklist": False})
     assert [name for name, _ in legacy_filters(section)] == [
-        "length", "program_task", "punctuation_start", "script", "empty_output", "output_equals_input", "near_duplicate"]
+        "length", "program_task", "punctuation_start", "script", "empty_output", "output_equals_input",
+        "translation_qa", "copied_demonstration", "near_duplicate"]
     assert legacy_filters(section)[-1] == ("near_duplicate", {"threshold": 0.5, "target": "output", "against_seeds": True})
 
 

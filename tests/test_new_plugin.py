@@ -21,6 +21,7 @@ OTHER_KINDS = {
     "trainer": "acme-trainer",
     "publisher": "acme-store",
     "method": "acme-evolve",
+    "filter": "acme-check",
     "language": "klingon",
 }
 

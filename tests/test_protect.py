@@ -83,20 +83,22 @@ def test_marker_mask_hides_every_span_and_restores_it():
     assert masked.restore(masked.text) == SAMPLE
 
 
-def test_markup_mask_escapes_free_text_and_wraps_spans():
+def test_markup_mask_escapes_free_text_and_sends_no_span():
     masked = mask(SAMPLE, KEEP)
-    outside = re.sub(r"<keep>.*?</keep>", "", masked.text)
+    outside = re.sub(r'<keep i="\d+"/>', "", masked.text)
     assert "<" not in outside and ">" not in outside
     assert "&amp;" in outside and "a&lt;b" in outside
-    assert "<keep>`grep -r foo .`</keep>" in masked.text
-    assert "<keep>https://example.com/docs?q=1&amp;x=2</keep>" in masked.text  # escaped inside too: valid XML
-    assert "<keep>&lt;noinput&gt;</keep>" in masked.text
+    for span in masked.spans:  # the spans stay here: an engine billing text outside tags bills only the prose
+        assert span not in masked.text
+    assert re.findall(r'<keep i="(\d+)"/>', masked.text) == [str(i) for i in range(1, len(masked.spans) + 1)]
+    assert masked.prose == re.sub(r"`grep -r foo .`|https://\S+2|ops@example.com|\$5.99|3 GB|\{name\}|%s|<noinput>",
+                                  "", SAMPLE)
     assert masked.restore(masked.text) == SAMPLE
 
 
 def test_engines_may_move_spans():
     masked = mask("Send {a} to {b} now", KEEP)
-    moved = "Now to <keep>{b}</keep> send <keep>{a}</keep>"
+    moved = "Now to <keep i='2'></keep> send <keep i=\"1\" />"
     assert masked.restore(moved) == "Now to {b} send {a}"
     marked = mask("Send {a} to {b} now")
     assert marked.restore("⟦2⟧에게 ⟦1⟧ 보내기") == "{b}에게 {a} 보내기"
@@ -110,10 +112,10 @@ def test_markers_tolerate_spaces_inside_brackets():
 @pytest.mark.parametrize(
     "translated",
     [
-        "Send to <keep>{b}</keep> now",  # one span dropped
-        "Send <keep>{A}</keep> to <keep>{b}</keep>",  # one span altered
-        "Send <keep>{a}</keep> <keep>{a}</keep> <keep>{b}</keep>",  # one span duplicated
-        "Send <keep>{a}</keep> to <keep>{b} now",  # tag broken
+        'Send to <keep i="2"/> now',  # one span dropped
+        'Send <keep i="3"/> to <keep i="2"/>',  # one span renumbered
+        'Send <keep i="1"/> <keep i="1"/> <keep i="2"/>',  # one span duplicated
+        'Send <keep i="1"/> to <keep i="2"> now',  # tag broken
     ],
 )
 def test_markup_restore_catches_lost_spans(translated):

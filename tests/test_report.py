@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 KO_SEEDS = REPO / "seeds" / "ko" / "seed_tasks.jsonl"
 KO_LABELS = REPO / "plugins" / "ko" / "tests" / "data" / "ko_verb_object.jsonl"
 EN_LABELS = Path(__file__).resolve().parent / "data" / "en_verb_object.jsonl"
-HEADINGS = ("Overview", "Verbs and objects", "Similarity (ROUGE-L)", "Lengths", "Rejections", "Cost and usage",
+HEADINGS = ("Overview", "Verbs and objects", "Similarity (ROUGE-L)", "Lengths", "Rejections", "Judge scores",
+            "Cost and usage",
             "Random samples", "Most similar pairs kept")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -301,12 +301,12 @@ def test_estimate_counts_unique_uncached_characters(cache):
     unique = {r.instruction for r in records} | {"Same input"}
     assert before.unique_texts == len(unique)
     assert before.texts == 15
-    assert before.billable_characters == sum(len(t) for t in unique)
+    assert before.billable_characters == sum(len(mask(t).text) for t in unique)  # what goes on the wire
     assert before.cost_usd == pytest.approx(before.billable_characters * 25.0 / 1e6)
     run(svc.translate_texts([r.instruction for r in records[:4]], "en", "ko"))
     after = svc.estimate_characters(records, ["instruction", "input"], "en", "ko")
     assert after.cached_texts == 4
-    assert after.billable_characters == before.billable_characters - sum(len(r.instruction) for r in records[:4])
+    assert after.billable_characters == before.billable_characters - sum(len(mask(r.instruction).text) for r in records[:4])
     assert svc.usage.billed_characters == engine.billed > 0
 
 

@@ -1,6 +1,6 @@
 """``factory new-plugin KIND NAME``: scaffold a ready-to-install plugin distribution.
 
-Adding a language, teacher, translator, trainer, publisher or method should be
+Adding a language, teacher, translator, trainer, publisher, method or filter should be
 a copy-and-fill job. The command writes ``koalpaca-factory-NAME/`` with a pyproject.toml
 that declares the ``factory`` entry point and requires the core at a compatible
 version, a package ``factory_NAME`` whose hook
@@ -39,6 +39,7 @@ SUITES = {
     "trainer": "TrainerConformance",
     "publisher": "PublisherConformance",
     "method": "MethodConformance",
+    "filter": "FilterConformance",
 }
 _NAME_RE = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 _CODE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -90,6 +91,7 @@ class Scaffold:
             "trainer": f"The {self.name} trainer for factory.",
             "publisher": f"The {self.name} publisher for factory.",
             "method": f"The {self.name} generation method for factory.",
+            "filter": f"The {self.name} filter for factory.",
         }
         values = {
             "kind": self.kind,

@@ -52,6 +52,19 @@ class English(Language):
         "map", "maps", "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
     )
     program_task_prefixes: ClassVar[tuple[str, ...]] = ("Write a program",)
+    #: Templates instructions and benchmarks share (the decontaminate filter's built-in allow-list).
+    instruction_templates: ClassVar[tuple[str, ...]] = (
+        "Read the following passage and answer the question that follows.",
+        "Read the passage below and answer the questions based on the passage.",
+        "Choose the correct answer from the options below and explain your choice.",
+        "Which of the following statements is true? Choose one of the options.",
+        "Answer the following multiple choice question with the letter of the correct option.",
+        "Answer the question below. Think step by step and then give the final answer.",
+        "Given the context below, answer the question using only the information in the context.",
+        "Fill in the blank with the most appropriate word from the choices given.",
+        "Select the best answer to the question from the choices A, B, C and D.",
+        "Let's think step by step and write the final answer on the last line.",
+    )
     default_seeds: ClassVar[Path | None] = SEEDS
 
     def tokenize(self, text: str) -> list[str]:

@@ -133,9 +133,12 @@ class LanguageIdOptions(TargetOptions):
                                  "recipe's language.")
     min_confidence: float = Field(0.5, ge=0, le=1, description="Least probability lingua must give an accepted "
                                   "language for a text to count as written in it.")
+    min_letters: int = Field(10, ge=0, description="Texts with fewer letters than this are not judged: too short "
+                             "for a reliable identification (a class label such as 'Positive', a name, a number).")
     rule: Literal["every", "majority", "first"] = Field(
         "every", description="For several texts (turns): every one must be in an accepted language, most of the "
-        "characters must be, or only the first text is judged. Texts without letters (code, numbers) are skipped.")
+        "characters must be, or only the first text is judged. Code, URLs and numbers are left out (protected spans), "
+        "and texts with fewer than min_letters letters are skipped.")
 
 
 class LanguageId(Filter):
@@ -162,7 +165,12 @@ class LanguageId(Filter):
         self.identifier = identifier(*self.accepted)
 
     def judge(self, records: Sequence[Record]) -> list[Verdict | None]:
-        texts = [[t for t in r.texts(self.target) if any(ch.isalpha() for ch in t)] for r in records]
+        from factory.protect import mask
+
+        least = max(1, self.options.min_letters)
+        # code, URLs and numbers have no language: identify the prose around them
+        prose = [[mask(t).prose for t in r.texts(self.target)] for r in records]
+        texts = [[t for t in group if sum(ch.isalpha() for ch in t) >= least] for group in prose]
         if self.options.rule == "first":
             texts = [t[:1] for t in texts]
         flat = [t for group in texts for t in group]

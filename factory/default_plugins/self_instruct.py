@@ -58,6 +58,9 @@ class SelfInstruct(PromptMethod):
     def parse(self, ctx: MethodContext, completion: Completion, batch_no: int, index: int) -> BatchResult:
         records, rejected = self.parse_text(completion, ctx.language.prompt, self.first_number(ctx),
                                             item_id(batch_no, index))
+        shown = [demo.id for demo in self.demonstrations(ctx.seeds, ctx.recipe_seed, batch_no, index)]
+        for record in records:  # the copied_demonstration filter compares outputs with what the prompt showed
+            record.meta["demonstrations"] = shown
         return BatchResult(records, rejected)
 
     def max_stalled_batches(self) -> int | None:
@@ -101,10 +104,8 @@ class SelfInstruct(PromptMethod):
                            recipe_seed: int) -> list[TeacherRequest]:
         """The batch's requests; the same recipe seed and batch number give the same prompts."""
         requests = []
-        k = min(self.options.num_prompt_instructions, len(seeds))
         for index in range(count):
-            rng = seeded_rng(recipe_seed, batch_no, index)
-            demos = rng.sample(list(seeds), k)
+            demos = self.demonstrations(seeds, recipe_seed, batch_no, index)
             requests.append(TeacherRequest(
                 prompt=self.build_prompt(demos, language.prompt),
                 max_tokens=self.options.max_tokens,
@@ -114,6 +115,11 @@ class SelfInstruct(PromptMethod):
                 sample=f"{batch_no}:{index}",
             ))
         return requests
+
+    def demonstrations(self, seeds: Sequence[Record], recipe_seed: int, batch_no: int, index: int) -> list[Record]:
+        """The seed tasks request ``index`` of batch ``batch_no`` shows (the same on every run)."""
+        k = min(self.options.num_prompt_instructions, len(seeds))
+        return seeded_rng(recipe_seed, batch_no, index).sample(list(seeds), k)
 
     def stop_strings(self) -> tuple[str, ...]:
         """Alpaca's stop sequences: the teacher stops before writing task ``num_tasks``."""

@@ -181,6 +181,31 @@ def _rejections(a: "Analysis", figures: _Figures) -> Section:
     return section
 
 
+def _judge_scores(a: "Analysis") -> Section:
+    """The distribution of judge scores (``meta.judge``, written by the judge_score filter) over kept and dropped records."""
+    section = Section("judge-scores", "Judge scores")
+    kept = [r.meta["judge"]["score"] for r in a.data.records
+            if isinstance(r.meta.get("judge"), dict) and isinstance(r.meta["judge"].get("score"), (int, float))]
+    dropped = [row["meta"]["judge"]["score"] for row in a.data.rejected
+               if isinstance((row.get("meta") or {}).get("judge"), dict)
+               and isinstance(row["meta"]["judge"].get("score"), (int, float))]
+    if not kept and not dropped:
+        section.parts.append(Paragraph("No judge filter scored this run's records."))
+        return section
+    judge = next((f for f in a.data.provenance.get("filters") or [] if isinstance(f, dict)
+                  and f.get("plugin") == "judge_score"), {})
+    threshold = judge.get("threshold")
+    every = kept + dropped
+    section.parts.append(Paragraph(
+        f"{len(every):,} records scored by judge_score ({judge.get('judge', 'a judge')}) on the '{a.language.code}' "
+        f"rubric, 0 to 5" + (f"; threshold {threshold:g}" if isinstance(threshold, (int, float)) else "")
+        + f": median {statistics.median(every):g}, mean {statistics.fmean(every):.2f}; {len(kept):,} kept."))
+    rows = [(f"{score:g}", f"{kept.count(score):,}", f"{dropped.count(score):,}", _pct(every.count(score), len(every)))
+            for score in sorted(set(every), reverse=True)]
+    section.parts.append(Table(("score", "kept", "rejected", "share"), rows, ("", "num", "num", "num")))
+    return section
+
+
 def _usage(a: "Analysis", figures: _Figures) -> Section:
     section = Section("usage", "Cost and usage")
     if not a.stages:
@@ -236,7 +261,7 @@ def build_sections(a: "Analysis") -> list[Section]:
     """All sections in page order (figures are rendered here)."""
     figures = _Figures()
     result = [_overview(a), _verbs(a, figures), _similarity(a, figures), _lengths(a, figures),
-              _rejections(a, figures), _usage(a, figures), _samples(a), _similar_pairs(a)]
+              _rejections(a, figures), _judge_scores(a), _usage(a, figures), _samples(a), _similar_pairs(a)]
     if figures.missing:
         shown = "".join(sorted(figures.missing))[:40]
         a.notes.append(f"no installed font draws these characters, so figures show boxes for them: {shown} "

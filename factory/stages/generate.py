@@ -115,6 +115,7 @@ class GenerateStage:
             ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
             ctx.progress.finish()
             await client.aclose()
+            await chain.aclose()
 
     @staticmethod
     def _check_failures(ctx: RunContext, result: BatchResult, batch_no: int) -> None:

@@ -84,6 +84,7 @@ class ProcessSourceStage:
         finally:
             ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
             ctx.progress.finish()
+            await chain.aclose()
             if service is not None:
                 await service.aclose()
             if teacher_client is not None:

@@ -13,7 +13,7 @@ Subclass the suite for your plugin kind in a test module and fill in the class a
 pytest collects every ``test_*`` method of the subclass. The suites use only the public plugin
 contracts, so they pass for built-in and third-party plugins alike. There is one suite per plugin
 kind: :class:`LanguageConformance`, :class:`TeacherConformance`, :class:`TranslatorConformance`,
-:class:`MethodConformance`, :class:`TrainerConformance` and :class:`PublisherConformance`;
+:class:`MethodConformance`, :class:`FilterConformance`, :class:`TrainerConformance` and :class:`PublisherConformance`;
 ``factory new-plugin KIND NAME`` writes a test module that runs the right one.
 
 Every suite also checks the identity contract (:class:`IdentityContract`): each option is either
@@ -417,6 +417,99 @@ class MethodConformance(IdentityContract):
         estimate = method.estimate(ctx, 100, 0.5)
         assert isinstance(estimate, MethodEstimate) and estimate.requests >= 0
         assert estimate.completion_tokens_max >= estimate.completion_tokens >= 0
+
+
+class FilterConformance(IdentityContract):
+    """What every filter plugin must do. Provide ``plugin``, ``options`` (the identity contract's), and rows
+    the filter built from ``options`` must keep (``kept``) and reject (``rejected``): Alpaca fields or
+    ``messages``, with ``meta`` where the filter reads it; ``seeds`` are the run's seed tasks.
+
+    A filter that calls a teacher (a judge) gets it from :meth:`make_context`: override it to hand
+    ``client_for`` a client (an in-process or loopback teacher).
+    """
+
+    language_code: ClassVar[str] = "en"
+    seeds: ClassVar[list[dict[str, Any]]] = []
+    kept: ClassVar[list[dict[str, Any]]] = []
+    rejected: ClassVar[list[dict[str, Any]]] = []
+
+    @pytest.fixture
+    def language(self) -> Language:
+        return get_registry(refresh=True).get("language", self.language_code).obj()
+
+    def make_context(self, language: Language) -> Any:
+        """The FilterContext of the suite's runs (override to give a judge's teacher through ``client_for``)."""
+        from factory.filtering import FilterContext
+
+        return FilterContext(language=language, seeds=[_row(s, f"seed-{i}") for i, s in enumerate(self.seeds)])
+
+    def chain(self, language: Language) -> Any:
+        from factory.filtering import ConfiguredFilter, FilterChain
+
+        cls = self.plugin_class()
+        ctx = self.make_context(language)
+        built = FilterChain([ConfiguredFilter("under-test", cls(cls.options_model.model_validate(self.options)))], ctx)
+        built.add_to_pool(ctx.seeds, seeds=True)
+        return built
+
+    def verdicts(self, language: Language, rows: list[dict[str, Any]]) -> list[Any]:
+        """One verdict per row, straight from the plugin (through ``judge_async``, as the chain calls it)."""
+        chain = self.chain(language)
+        records = [_row(r, f"r{i}") for i, r in enumerate(rows)]
+        return asyncio.run(chain.filters[0].plugin.judge_async(records))
+
+    def test_reasons_are_declared_as_codes_with_meanings(self):
+        reasons = self.plugin_class().reasons
+        assert reasons and all(isinstance(k, str) and k.isidentifier() and k.islower() for k in reasons)
+        assert all(isinstance(v, str) and v for v in reasons.values())
+
+    def test_target_is_a_known_target(self, language):
+        from factory.records import TARGETS
+
+        assert self.chain(language).filters[0].plugin.target in TARGETS
+
+    def test_keeps_and_rejects_the_examples_with_declared_reasons(self, language):
+        assert self.kept and self.rejected, "give rows in `kept` and `rejected`"
+        assert self.verdicts(language, self.kept) == [None] * len(self.kept)
+        reasons = self.plugin_class().reasons
+        for verdict in self.verdicts(language, self.rejected):
+            assert verdict is not None, "a row of `rejected` was kept"
+            code, detail = verdict
+            assert code in reasons and isinstance(detail, str)
+
+    def test_one_verdict_per_record_in_order_and_none_for_no_records(self, language):
+        assert self.verdicts(language, []) == []
+        mixed = [self.rejected[0], self.kept[0], self.rejected[0], self.kept[0]]
+        verdicts = self.verdicts(language, mixed)
+        assert [v is None for v in verdicts] == [False, True, False, True] or self.plugin_class().stateful
+
+    def test_a_fresh_filter_gives_the_same_verdicts(self, language):
+        rows = self.kept + self.rejected
+        assert self.verdicts(language, rows) == self.verdicts(language, rows)
+
+    def test_records_without_the_target_text_do_not_break_it(self, language):
+        bare = [{"instruction": "Name a colour."}, {"messages": [{"role": "user", "content": "Hello there."}]},
+                {"messages": []}]
+        verdicts = self.verdicts(language, bare)
+        assert len(verdicts) == 3 and all(v is None or v[0] in self.plugin_class().reasons for v in verdicts)
+
+    def test_the_chain_runs_it_and_describe_is_json(self, language):
+        chain = self.chain(language)
+        records = [_row(r, f"c{i}") for i, r in enumerate(self.kept + self.rejected)]
+        kept, rejected = chain.apply_sync(records)
+        assert len(kept) + len(rejected) == len(records) and len(rejected) >= len(self.rejected)
+        assert json.loads(json.dumps(chain.filters[0].plugin.describe()))
+
+    def test_requirements_come_from_options_alone(self):
+        cls = self.plugin_class()
+        requirements = cls.requirements_for(cls.options_model.model_validate(self.options))
+        assert all(r.module or r.env for r in requirements)
+
+
+def _row(data: dict[str, Any], default_id: str) -> Record:
+    record = Record.from_dict(dict(data))
+    record.id = record.id or default_id
+    return record
 
 
 class TrainerConformance:

@@ -74,3 +74,19 @@ def self_instruct_responder(request: dict[str, Any], tasks: int = 20) -> str:
         head = f" {instruction}" if number == first else f"{number}. {label_i}: {instruction}"
         parts.append(f"{head}\n{number}. {label_in}:\n{input_text}\n{number}. {label_out}:\n{output}\n###\n")
     return "".join(parts)
+
+
+def copying_responder(request: dict[str, Any]) -> str:
+    """:func:`self_instruct_responder`, except that the first new task answers with the first demonstration's
+    output, verbatim (what a small teacher does with a few-shot prompt): for testing the copy filter."""
+    prompt = request.get("prompt")
+    if prompt is None:
+        prompt = str((request.get("messages") or [{}])[-1].get("content", ""))
+    text = self_instruct_responder(request)
+    _, _, label_out = _labels(prompt)
+    shown = re.findall(rf"(?ms)^\d+\.\s*{re.escape(label_out)}\s*[:：][ \t]*\n(.*?)\n###", prompt)
+    if not shown:
+        return text
+    first = _next_number(prompt)
+    pattern = re.compile(rf"(?ms)^({first}\.\s*{re.escape(label_out)}\s*[:：][ \t]*\n)(.*?)(\n###)")
+    return pattern.sub(lambda m: m.group(1) + shown[0] + m.group(3), text, count=1)

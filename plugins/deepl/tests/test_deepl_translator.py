@@ -203,7 +203,8 @@ def test_protected_spans_come_back_byte_identical(server):
     assert out[6] == "<noinput>"
     assert "<b>" not in out[4] and "&" in out[4]  # free-text markup is text, escaped on the way, restored after
     sent = " ".join(server.translated_texts())
-    assert "<keep>https://en.wikipedia.org/wiki/Seoul</keep>" in sent
+    assert 'Summarize <keep i="1"/> for a child.' in sent and "wikipedia" not in sent  # spans are never sent
+    assert "<noinput>" not in sent and "&lt;noinput&gt;" not in sent  # a span-only text is not sent at all
 
 
 def test_unprotected_text_would_have_been_mangled(server):
@@ -314,7 +315,8 @@ def test_translate_records_with_deepl(server):
     assert "`git rebase`" in first.instruction and HANGUL.search(first.instruction)
     assert "a@b.io" in second.input
     assert first.meta["translation"]["translator"].startswith("deepl@127.0.0.1:")
-    assert svc.usage.billed_characters == sum(len(t) for t in [records[0].instruction, records[1].instruction, records[1].input])
+    prose = ["Explain ", " simply.", "Fix the email", "Contact me at "]  # around `git rebase` and a@b.io
+    assert svc.usage.billed_characters == server.character_count == sum(len(t) for t in prose)
 
 
 def test_loopback_server_enforces_deepl_limits_and_form_bodies(server):

@@ -24,6 +24,7 @@ from factory.paths import packaged_seeds
 from factory_ko.kiwi import analyze
 from factory_ko.templates import KOALPACA_CHAT, KOALPACA_TEMPLATE
 from factory_ko.verb_object import verb_object
+from factory_ko.wordings import WORDINGS
 
 #: seeds/ko/seed_tasks.jsonl, package data of factory_ko (in the repository, seeds/ko links to the top-level seeds/)
 _SEEDS = packaged_seeds("factory_ko", "ko")
@@ -31,6 +32,8 @@ _SEEDS = packaged_seeds("factory_ko", "ko")
 HANGUL = r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]"
 #: Symbol tags that are letters or numbers, kept (lowercased) even when symbols are dropped.
 _KEPT_SYMBOL_TAGS = ("SL", "SN", "SH")
+#: Function morphemes left out of decontamination n-grams: particles, endings, attached codas, symbols.
+_FUNCTION_TAGS = ("J", "E", "Z", "S")
 #: A whitespace-separated word holding a letter or digit ([^\W_]: exactly what str.isalnum() accepts),
 #: matched only from a word's start ((?<!\S)), so a long run of symbols is one pass, not quadratic.
 _WORD = re.compile(r"(?<!\S)\S*?[^\W_]\S*")
@@ -93,6 +96,20 @@ class Korean(Language):
         ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
     )
     default_seeds: ClassVar[Path | None] = _SEEDS
+    #: Korean wording of Evol-Instruct, the original self-instruct and the judge rubric (factory_ko.wordings).
+    wordings: ClassVar[dict] = WORDINGS
+    #: Templates Korean instructions and benchmarks share (the decontaminate filter's built-in allow-list).
+    instruction_templates: ClassVar[tuple[str, ...]] = (
+        "다음 글을 읽고 물음에 답하시오.",
+        "다음 글을 읽고 질문에 알맞은 답을 고르시오.",
+        "다음 중 옳은 것을 고르시오.",
+        "다음 중 옳지 않은 것을 고르시오.",
+        "다음 보기 중에서 가장 알맞은 답을 하나 고르세요.",
+        "다음 질문에 대한 답을 보기에서 고르고 그 이유를 설명하세요.",
+        "다음 문장을 읽고 빈칸에 들어갈 알맞은 말을 고르시오.",
+        "단계별로 생각한 다음 마지막 줄에 최종 답을 쓰세요.",
+        "정답의 번호만 답하세요.",
+    )
 
     options_model: ClassVar[type[Options]] = KoreanOptions
 
@@ -118,6 +135,12 @@ class Korean(Language):
 
     def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
         return [[m.form.lower() for m in morphemes if self._keep(m.tag)] for morphemes in analyze(texts)]
+
+    def ngram_tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """Content morphemes for decontamination: particles, endings and symbols dropped whatever the similarity
+        options say, so "조선을 건국한 왕은" and "조선이 건국한 왕이" share every n-gram."""
+        return [[m.form.lower() for m in morphemes if m.tag in _KEPT_SYMBOL_TAGS or not m.tag.startswith(_FUNCTION_TAGS)]
+                for morphemes in analyze(texts)]
 
     # -- length filters ---------------------------------------------------
     def count_words(self, text: str) -> int:

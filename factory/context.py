@@ -40,6 +40,7 @@ class RunContext:
     started_at: float = field(default_factory=time.time)
     ledger: Any = None  # factory.ledger.Ledger once the run folder is open
     run_options: Any = None  # factory.engine.RunOptions
+    executor: Any = None  # factory.executors.Executor: where CPU-bound work runs (the driver owns the run folder)
     _language: Language | None = None
 
     @property

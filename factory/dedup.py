@@ -19,7 +19,6 @@ from typing import Any, Iterator
 
 from factory.errors import UserError
 from factory.languages import Language
-from factory.similarity import greedy_dedup
 
 __all__ = ["DedupSummary", "SourceRecord", "dedup_file", "read_records"]
 
@@ -187,13 +186,16 @@ def dedup_file(
     field: str = "instruction",
     against: str | Path | None = None,
     rejected_path: str | Path | None = None,
+    executor: Any = None,
 ) -> DedupSummary:
     """Greedy near-duplicate removal of ``in_path`` into ``out_path`` (see the module docstring).
 
     ``out_path`` gets the kept records (JSONL lines copied unchanged; a JSON
     array when it ends in ``.json``). ``rejected_path``, if given, gets each
     dropped record plus ``max_rouge_l`` and ``most_similar`` (the id, or
-    ``line N``, of the record it is too close to).
+    ``line N``, of the record it is too close to). ``executor``
+    (:class:`factory.executors.Executor`, default: this process) runs the
+    analysis and holds the pool; the output is the same bytes for every executor.
     """
     in_path, out_path = Path(in_path), Path(out_path)
     rejected = Path(rejected_path) if rejected_path is not None else None
@@ -206,13 +208,20 @@ def dedup_file(
     against_records = read_records(against_path, field) if against_path is not None else []
     records = read_records(in_path, field)
 
-    tokens = language.tokenize_many([r.data[field] for r in records])
-    against_tokens = language.tokenize_many([r.data[field] for r in against_records]) if against_records else []
+    if executor is None:
+        from factory.executors import LocalExecutor
+
+        executor = LocalExecutor(workers=1)
+    tokens = executor.tokenize_many(language, [r.data[field] for r in records])
+    against_tokens = executor.tokenize_many(language, [r.data[field] for r in against_records]) if against_records else []
     labels = [_label(r, None) for r in records]
     against_labels = [_label(r, against_path.name) for r in against_records] if against_path else []
-    decisions = greedy_dedup(
-        tokens, threshold=threshold, against=against_tokens, keys=labels, against_keys=against_labels
-    )
+    pool = executor.rouge_pool()
+    try:
+        pool.add_many(against_tokens, against_labels)
+        decisions = pool.greedy(tokens, threshold, labels)
+    finally:
+        pool.close()
 
     kept = [r for r, (keep, _, _) in zip(records, decisions) if keep]
     outputs = [(out_path, _kept_output(out_path, kept))]

@@ -37,6 +37,10 @@ class RunOptions:
     skip_failed: bool = False
     #: run again after an earlier run stopped because the teacher kept producing nothing new
     retry_stalled: bool = False
+    #: executor plugin (``--executor``) over the recipe's ``executor:`` section; None: the recipe's, else local
+    executor: str | None = None
+    #: worker processes / actors for CPU-bound work (``--workers``)
+    workers: int | None = None
 
 
 def default_run_dir(loaded: LoadedRecipe) -> Path:
@@ -54,6 +58,18 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
     problems = plan_problems(loaded, plan)  # packages and keys, before anything is paid
     if problems:
         raise UserError("; ".join(problems))
+    from factory.executors import executor_for
+
+    ctx.executor = executor_for(loaded, options.executor, options.workers)
+    try:
+        return _run_plan(ctx, loaded, run, plan, options, progress)
+    finally:
+        ctx.executor.close()
+
+
+def _run_plan(ctx: RunContext, loaded: LoadedRecipe, run: RunFolder, plan: list, options: RunOptions,
+              progress: Progress) -> RunOutcome:
+    """The stages of ``plan``, in order, on ``ctx`` (whose executor the caller closes)."""
     for stage in plan:
         if stage.name in INPUT_STAGES:
             stage.run(ctx)

@@ -55,6 +55,8 @@ class FilterContext:
     client_for: Callable[[Any], Any] | None = None
     #: the run's source records (before translation), for filters that compare with them (translation QA)
     inputs: list[Record] = field(default_factory=list)
+    #: where CPU-bound work runs (a factory.executors.Executor); None: in this process
+    executor: Any = None
 
 
 class Filter(Plugin):

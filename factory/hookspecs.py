@@ -29,6 +29,7 @@ KIND_HOOKS = {
     "publisher": "register_publishers",
     "method": "register_methods",
     "filter": "register_filters",
+    "executor": "register_executors",
 }
 
 
@@ -65,3 +66,8 @@ def register_methods(register):
 @hookspec
 def register_filters(register):
     """Register filter classes (:class:`factory.filtering.Filter` subclasses), e.g. ``register("near_duplicate", ...)``."""
+
+
+@hookspec
+def register_executors(register):
+    """Register executor classes (:class:`factory.executors.Executor` subclasses: where CPU-bound work runs), e.g. ``register("ray", RayExecutor)``."""

@@ -122,6 +122,12 @@ class TrainSection(PluginSection):
     output_dir: str | None = Field(None, description="Where weights go; default: RUN/train/.")
 
 
+class ExecutorSection(PluginSection):
+    """Where CPU-bound work runs (see factory.executors); never part of the run's identity."""
+
+    plugin: str = Field("local", description="Executor plugin: local (this machine) or ray (a Ray cluster).")
+
+
 class Recipe(Strict):
     name: str = Field(description="Recipe name; the default run folder is runs/<name>/.")
     description: str = Field("", description="Free text shown in the dataset card.")
@@ -143,6 +149,9 @@ class Recipe(Strict):
     export: ExportSection = Field(default_factory=ExportSection, description="Dataset export.")
     publish: PublishSection | None = Field(None, description="Publish the exported dataset.")
     train: TrainSection | None = Field(None, description="Finetune a backbone on the dataset.")
+    executor: ExecutorSection | None = Field(None, description="Where CPU-bound work runs: `plugin: local` "
+                                             "(default; `workers`) or `plugin: ray` (`address` of an existing "
+                                             "cluster, or `num_cpus` of a local one). `--executor` overrides it.")
 
     @field_validator("name")
     @classmethod
@@ -170,7 +179,8 @@ class Recipe(Strict):
         return bool(self.method or self.source)
 
 
-PLUGIN_SECTIONS = {"method": "method", "teacher": "teacher", "translate": "translator", "publish": "publisher", "train": "trainer"}
+PLUGIN_SECTIONS = {"method": "method", "teacher": "teacher", "translate": "translator", "publish": "publisher",
+                   "train": "trainer", "executor": "executor"}
 
 
 def _format_loc(loc: tuple) -> str:
@@ -259,7 +269,7 @@ class LoadedRecipe:
 
 
 SECTION_MODELS = {"method": MethodSection, "teacher": TeacherSection, "translate": TranslateSection,
-                  "publish": PublishSection, "train": TrainSection}
+                  "publish": PublishSection, "train": TrainSection, "executor": ExecutorSection}
 
 
 def _resolve_paths(options: BaseModel, recipe_path: Path, language: str | None) -> tuple[BaseModel, list[tuple]]:

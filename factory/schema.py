@@ -15,7 +15,7 @@ from pydantic import BaseModel, create_model
 
 #: section -> plugin kind; the section model's own fields are the core keys
 SECTION_KINDS = {"method": "method", "teacher": "teacher", "translate": "translator", "publish": "publisher",
-                 "train": "trainer"}
+                 "train": "trainer", "executor": "executor"}
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

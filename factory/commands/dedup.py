@@ -18,13 +18,20 @@ import click
               help="Records to compare with but not output (e.g. the seed tasks).")
 @click.option("--rejected", "rejected_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write dropped records here with max_rouge_l and most_similar.")
+@click.option("--executor", "executor_name", metavar="NAME", default="local", show_default=True,
+              help="Where the work runs: local, or ray (the pool sharded across actors; the same output).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (local) or shard/analyser actors (ray).")
 def dedup_command(in_path: Path, out_path: Path, language_code: str, threshold: float, field: str,
-                  against_path: Path | None, rejected_path: Path | None) -> None:
+                  against_path: Path | None, rejected_path: Path | None, executor_name: str,
+                  workers: int | None) -> None:
     """Drop near-duplicates greedily, in input order, like Alpaca's ROUGE-L filter."""
     from factory.dedup import dedup_file
+    from factory.executors import build_executor
     from factory.plugins import get_plugin
 
     language = get_plugin("language", language_code)()
-    summary = dedup_file(in_path, out_path, language, threshold=threshold, field=field,
-                         against=against_path, rejected_path=rejected_path)
+    with build_executor(executor_name, workers=workers) as executor:
+        summary = dedup_file(in_path, out_path, language, threshold=threshold, field=field,
+                             against=against_path, rejected_path=rejected_path, executor=executor)
     click.echo(summary.message())

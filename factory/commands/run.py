@@ -14,8 +14,12 @@ import click
               help="Commit batches whose requests failed after every retry (as teacher_failed) instead of stopping.")
 @click.option("--retry-stalled", is_flag=True,
               help="Go on after an earlier run stopped because the teacher kept producing nothing new.")
+@click.option("--executor", "executor", metavar="NAME",
+              help="Where CPU-bound work runs: local (default) or ray; overrides the recipe's executor section.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (local) or shard/analyser actors (ray) for CPU-bound work.")
 def run_command(recipe: str, overrides: tuple[str, ...], out: str | None, restart: bool, estimate: bool, quiet: bool,
-                skip_failed: bool, retry_stalled: bool) -> None:
+                skip_failed: bool, retry_stalled: bool, executor: str | None, workers: int | None) -> None:
     """Run RECIPE. Rerunning the same command resumes: finished work is not redone."""
     from factory.engine import RunOptions, default_run_dir, run_recipe
     from factory.recipe import load_recipe
@@ -30,7 +34,8 @@ def run_command(recipe: str, overrides: tuple[str, ...], out: str | None, restar
         for label, value in result.lines:
             click.echo(f"  {label.ljust(width)}  {value}")
         return
-    options = RunOptions(restart=restart, quiet=quiet, skip_failed=skip_failed, retry_stalled=retry_stalled)
+    options = RunOptions(restart=restart, quiet=quiet, skip_failed=skip_failed, retry_stalled=retry_stalled,
+                         executor=executor, workers=workers)
     outcome = run_recipe(loaded, out, options=options)
     from factory.summary import print_summary
 

@@ -240,33 +240,31 @@ class NearDuplicate(Filter):
     reasons: ClassVar[dict[str, str]] = {"near_duplicate": "ROUGE-L F against the pool is above the threshold"}
 
     def prepare(self, ctx: FilterContext) -> None:
-        from factory.similarity import RougeLIndex
+        from factory.executors import LocalExecutor
 
         self.language = ctx.language
-        self.index = RougeLIndex()
+        # the executor's pool: one index here, or shards on a cluster; the same decisions either way
+        self.executor = ctx.executor if ctx.executor is not None else LocalExecutor(workers=1)
+        self.pool = self.executor.rouge_pool()
 
     def _text(self, record: Record) -> str:
         return "\n".join(record.texts(self.target))
 
+    def _tokens(self, records: Sequence[Record]) -> list[list[str]]:
+        return self.executor.tokenize_many(self.language, [self._text(r) for r in records])
+
     def admit(self, records: Sequence[Record], *, seeds: bool = False) -> None:
         if seeds and not self.options.against_seeds:
             return
-        token_lists = self.language.tokenize_many([self._text(r) for r in records])
-        for record, tokens in zip(records, token_lists):
-            self.index.add(tokens, key=record.id)
+        self.pool.add_many(self._tokens(records), [record.id for record in records])
 
     def judge(self, records: Sequence[Record]) -> list[Verdict | None]:
         verdicts: list[Verdict | None] = []
-        token_lists = self.language.tokenize_many([self._text(r) for r in records])
-        for record, tokens in zip(records, token_lists):
-            score, most_similar = self.index.max_score(tokens)
+        decisions = self.pool.greedy(self._tokens(records), self.options.threshold, [r.id for r in records])
+        for record, (kept, score, most_similar) in zip(records, decisions):  # greedy: kept ones joined the pool
             record.meta["max_rouge_l"] = round(float(score), 6)
             record.meta["most_similar"] = most_similar
-            if score > self.options.threshold:
-                verdicts.append(("near_duplicate", f"rouge_l={score:.4f} vs {most_similar}"))
-                continue
-            self.index.add(tokens, key=record.id)  # greedy: a kept record counts for the next one
-            verdicts.append(None)
+            verdicts.append(None if kept else ("near_duplicate", f"rouge_l={score:.4f} vs {most_similar}"))
         return verdicts
 
 

@@ -10,7 +10,8 @@ from factory.records import Record
 def build_filter_chain(ctx: RunContext, with_seeds: bool, stage: str = "filter") -> FilterChain:
     """The recipe's filters; stateful ones (near-duplicates) start from the seeds (optionally) and the journal."""
     context = FilterContext(language=ctx.language, seeds=list(ctx.seeds),
-                            client_for=lambda spec: ctx.teacher_client(stage, spec), inputs=list(ctx.source_records))
+                            client_for=lambda spec: ctx.teacher_client(stage, spec), inputs=list(ctx.source_records),
+                            executor=ctx.executor)
     chain = FilterChain.build(ctx.loaded.plugins.get("filters", []), context)
     if with_seeds:
         chain.add_to_pool(ctx.seeds, seeds=True)

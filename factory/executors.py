@@ -1,0 +1,164 @@
+"""The executor plugin kind: where CPU-bound work runs (this process, worker processes, a Ray cluster).
+
+A run or ``factory dedup`` asks its executor for two things only:
+
+* :meth:`Executor.tokenize_many`: a language's analysis of many texts (Kiwi,
+  Sudachi), the CPU-bound part of filtering, dedup and the report; results come
+  back in input order, whatever finishes first;
+* :meth:`Executor.rouge_pool`: the greedy ROUGE-L pool of the near-duplicate
+  filter and ``factory dedup`` (one index here, or shards across a cluster,
+  with decisions identical either way: :mod:`factory.rouge_pool`).
+
+Teacher I/O stays on the driver's asyncio loop (it is waiting, not computing),
+and the driver alone writes the run folder (journal, state, ledger, manifest):
+workers return values, never touch files, so resume semantics do not depend on
+the executor. The executor is not part of a run's identity: a run started
+locally may be resumed on a cluster and gives the same bytes.
+
+Selected by ``--executor NAME`` (``factory run``, ``factory dedup``) or the
+recipe's ``executor:`` section; ``local`` is the default.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, ClassVar, Sequence
+
+from factory.contracts import Options, Plugin, runtime
+from factory.errors import UserError
+
+__all__ = ["DEFAULT_EXECUTOR", "Executor", "LocalExecutor", "LocalOptions", "build_executor", "chunks", "executor_for"]
+
+DEFAULT_EXECUTOR = "local"
+#: below this many texts, analysis stays in the calling process (starting workers costs more)
+PARALLEL_MIN_TEXTS = 2000
+
+
+def chunks(items: Sequence[Any], parts: int, minimum: int = 256) -> list[Sequence[Any]]:
+    """``items`` cut into about ``parts * 4`` ordered slices of at least ``minimum`` (load balance)."""
+    size = max(minimum, -(-len(items) // max(1, parts * 4)))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class Executor(Plugin):
+    """Base class of executor plugins; built as ``cls(options)`` from the ``executor`` section."""
+
+    kind: ClassVar[str] = "executor"
+
+    def tokenize_many(self, language: Any, texts: Sequence[str]) -> list[list[str]]:
+        """``language.tokenize_many(texts)``, possibly spread over workers; same result, same order."""
+        return language.tokenize_many(texts)
+
+    def rouge_pool(self) -> Any:
+        """A new, empty greedy ROUGE-L pool (:class:`factory.rouge_pool.RougePool`)."""
+        from factory.rouge_pool import LocalRougePool
+
+        return LocalRougePool()
+
+    def describe(self) -> dict[str, Any]:
+        """What stats.json records about where the run ran (never part of the run's identity)."""
+        return {"plugin": getattr(self, "plugin_name", type(self).__name__)}
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class LocalOptions(Options):
+    workers: int | None = runtime(None, ge=1, description="Worker processes for CPU-bound analysis "
+                                  "(tokenization); default: the machine's CPU count. 1 keeps it in-process.")
+
+
+# -- the worker side of the local process pool: one analyser per worker --------------
+_WORKER_LANGUAGE: Any = None
+
+
+def _init_worker(language_cls: type, options: Any) -> None:
+    global _WORKER_LANGUAGE
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _WORKER_LANGUAGE = language_cls(options)
+
+
+def _tokenize_in_worker(texts: Sequence[str]) -> list[list[str]]:
+    return _WORKER_LANGUAGE.tokenize_many(texts)
+
+
+class LocalExecutor(Executor):
+    """This machine: teacher I/O on asyncio, analysis in a pool of worker processes (``--workers``)."""
+
+    options_model: ClassVar[type[Options]] = LocalOptions
+    plugin_name = "local"
+
+    def setup(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_language: tuple[type, Any] | None = None
+
+    @property
+    def workers(self) -> int:
+        return self.options.workers or os.cpu_count() or 1
+
+    def _pool_for(self, language: Any) -> ProcessPoolExecutor:
+        key = (type(language), language.options)
+        if self._pool is None or self._pool_language != key:
+            self.close()
+            self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=key)
+            self._pool_language = key
+        return self._pool
+
+    def tokenize_many(self, language: Any, texts: Sequence[str]) -> list[list[str]]:
+        if self.workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
+            return language.tokenize_many(texts)
+        pool = self._pool_for(language)
+        out: list[list[str]] = []
+        for part in pool.map(_tokenize_in_worker, chunks(list(texts), self.workers)):
+            out.extend(part)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {"plugin": "local", "workers": self.workers}
+
+    def close(self) -> None:
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def build_executor(name: str | None = None, options: dict[str, Any] | Any = None, *,
+                   workers: int | None = None) -> Executor:
+    """The named executor plugin (default ``local``) built with ``options``; a clear error for an unknown name."""
+    from factory.errors import PluginError
+    from factory.plugins import get_registry
+
+    registry = get_registry()
+    name = name or DEFAULT_EXECUTOR
+    try:
+        cls = registry.get("executor", name).obj
+    except PluginError as exc:
+        raise UserError(f"--executor: {exc}") from None
+    if options is not None and not isinstance(options, dict):
+        return cls(options)
+    values = dict(options or {})
+    if workers is not None:
+        values["workers"] = workers
+    return cls(values)
+
+
+def executor_for(loaded: Any, name: str | None = None, workers: int | None = None) -> Executor:
+    """The executor for a run: ``--executor`` (``name``) over the recipe's ``executor:`` section over ``local``.
+
+    The section's options apply when it names the same plugin; ``--workers`` overrides ``workers``.
+    """
+    section = loaded.plugins.get("executor") if loaded is not None else None
+    if name is None and section is not None:
+        name = section.name
+    options: dict[str, Any] = {}
+    if section is not None and section.name == (name or DEFAULT_EXECUTOR):
+        options = section.options.model_dump(exclude_unset=True)
+    return build_executor(name, options, workers=workers)
+

@@ -91,6 +91,8 @@ class RunManifest(_Model):
     totals: UsageStats = Field(default_factory=UsageStats)
     budget_usd: float | None = None
     provenance: Provenance = Field(default_factory=Provenance)
+    #: where the CPU-bound work ran (executor plugin and its workers); never part of the run's identity
+    executor: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:

@@ -32,3 +32,13 @@ def cli():
 @pytest.fixture
 def en_seeds(tmp_path) -> Path:
     return write_seeds(tmp_path / "seeds.jsonl")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One small local Ray cluster for the whole test session (skipped when the ray extra is absent)."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

@@ -95,3 +95,14 @@ class TestLanguageIdConformance(FilterConformance):
                         "min_letters": 3}
     kept = [HEALTHY]
     rejected = [{"instruction": "Donne trois conseils pour rester en bonne santé.", "output": "Dors bien et marche."}]
+
+
+# -- the built-in local executor (the ray one runs the suite in tests/test_ray_executor.py)
+from factory.executors import LocalExecutor  # noqa: E402
+from factory.testing.conformance import ExecutorConformance  # noqa: E402
+
+
+class TestLocalExecutorConformance(ExecutorConformance):
+    plugin = LocalExecutor
+    options = {"workers": 2}
+    runtime_changes = {"workers": 1}

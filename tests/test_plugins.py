@@ -15,7 +15,8 @@ from factory.plugins import PluginEntry, Registry
 from factory.testing.helpers import read_journal_rows
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ["torch", "transformers", "peft", "openai", "deepl", "kiwipiepy", "datasets", "huggingface_hub"]
+HEAVY = ["torch", "transformers", "peft", "openai", "deepl", "kiwipiepy", "datasets", "huggingface_hub", "ray",
+         "datasketch"]
 
 
 def _builtin_distributions() -> dict[str, str]:

@@ -154,8 +154,10 @@ class RayExecutor(Executor):
         return out
 
     def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"plugin": "ray", "workers": self.workers}
+        """Never starts a cluster: what was used, if anything was."""
+        info: dict[str, Any] = {"plugin": "ray", "workers": self.options.workers}
         if self._ray is not None:
+            info["workers"] = self.workers
             info["cluster_cpus"] = int(self._ray.cluster_resources().get("CPU", 0))
         return info
 

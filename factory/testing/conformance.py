@@ -13,7 +13,8 @@ Subclass the suite for your plugin kind in a test module and fill in the class a
 pytest collects every ``test_*`` method of the subclass. The suites use only the public plugin
 contracts, so they pass for built-in and third-party plugins alike. There is one suite per plugin
 kind: :class:`LanguageConformance`, :class:`TeacherConformance`, :class:`TranslatorConformance`,
-:class:`MethodConformance`, :class:`FilterConformance`, :class:`TrainerConformance` and :class:`PublisherConformance`;
+:class:`MethodConformance`, :class:`FilterConformance`, :class:`TrainerConformance`, :class:`PublisherConformance`
+and :class:`ExecutorConformance`;
 ``factory new-plugin KIND NAME`` writes a test module that runs the right one.
 
 Every suite also checks the identity contract (:class:`IdentityContract`): each option is either
@@ -611,3 +612,54 @@ class PublisherConformance:
         assert "sk-proj" not in str(info.value)
         with pytest.raises(UserError):
             make_publisher().publish(folder, repo, dry_run_dir=tmp_path / "dry")
+
+
+class ExecutorConformance(IdentityContract):
+    """What every executor plugin must do: the same answers as this process, in input order.
+
+    Provide ``plugin`` and ``options``; an executor's options never change outputs, so list them all in
+    ``runtime_changes``. Override :meth:`executor` when building one needs a cluster (a fixture).
+    """
+
+    texts_count: ClassVar[int] = 2500  # above factory.executors.PARALLEL_MIN_TEXTS: the parallel path
+
+    def executor(self) -> Any:
+        cls = self.plugin_class()
+        return cls(cls.options_model.model_validate(self.options))
+
+    def test_every_option_is_runtime(self):
+        model = self.plugin_class().options_model
+        assert set(model.model_fields) == runtime_fields(model), "an executor must never change outputs"
+
+    def test_tokenize_many_gives_the_languages_tokens_in_order(self):
+        from factory.default_plugins.english import English
+        from factory.testing.synthetic import synthetic_instructions
+
+        texts = synthetic_instructions(self.texts_count, seed=7)
+        language = English()
+        with self.executor() as executor:
+            assert executor.tokenize_many(language, texts) == language.tokenize_many(texts)
+            assert executor.tokenize_many(language, texts[:3]) == language.tokenize_many(texts[:3])
+
+    def test_rouge_pool_decides_like_the_local_greedy_filter(self):
+        from factory.default_plugins.english import English
+        from factory.similarity import greedy_dedup
+        from factory.testing.synthetic import synthetic_instructions
+
+        language = English()
+        tokens = language.tokenize_many(synthetic_instructions(800, seed=8, duplicate_share=0.4))
+        seeds = language.tokenize_many(synthetic_instructions(20, seed=9))
+        keys, seed_keys = [f"k{i}" for i in range(len(tokens))], [f"s{j}" for j in range(len(seeds))]
+        expected = greedy_dedup(tokens, 0.7, against=seeds, keys=keys, against_keys=seed_keys)
+        with self.executor() as executor:
+            pool = executor.rouge_pool()
+            pool.add_many(seeds, seed_keys)
+            first = pool.greedy(tokens[:300], 0.7, keys[:300])  # two calls: the pool keeps what it kept
+            assert first + pool.greedy(tokens[300:], 0.7, keys[300:]) == expected
+
+    def test_describe_is_json_and_close_is_idempotent(self):
+        executor = self.executor()
+        info = executor.describe()
+        assert isinstance(info.get("plugin"), str) and json.loads(json.dumps(info)) == info
+        executor.close()
+        executor.close()

@@ -43,13 +43,16 @@ class DedupSummary:
     against: int
     threshold: float
     field: str
+    #: with ``blocking="minhash"``: its recall against the exact filter on a sample
+    recall: Any = None
 
     def message(self) -> str:
         against = f" and {self.against} --against records" if self.against else ""
-        return (
+        line = (
             f"kept {self.kept} of {self.total} records; dropped {self.rejected} whose ROUGE-L F "
             f"against earlier kept records{against} exceeds {self.threshold} -> {self.output_path}"
         )
+        return line if self.recall is None else line + "\n" + self.recall.message()
 
 
 # -- reading ----------------------------------------------------------------
@@ -187,6 +190,8 @@ def dedup_file(
     against: str | Path | None = None,
     rejected_path: str | Path | None = None,
     executor: Any = None,
+    blocking: str | None = None,
+    blocking_sample: int = 2000,
 ) -> DedupSummary:
     """Greedy near-duplicate removal of ``in_path`` into ``out_path`` (see the module docstring).
 
@@ -196,6 +201,10 @@ def dedup_file(
     ``line N``, of the record it is too close to). ``executor``
     (:class:`factory.executors.Executor`, default: this process) runs the
     analysis and holds the pool; the output is the same bytes for every executor.
+    ``blocking="minhash"`` (:mod:`factory.blocking`) compares each record only
+    with MinHash-LSH candidates, for inputs too large for the exact pool; its
+    recall against the exact filter on the first ``blocking_sample`` records is
+    measured and returned in the summary.
     """
     in_path, out_path = Path(in_path), Path(out_path)
     rejected = Path(rejected_path) if rejected_path is not None else None
@@ -216,7 +225,16 @@ def dedup_file(
     against_tokens = executor.tokenize_many(language, [r.data[field] for r in against_records]) if against_records else []
     labels = [_label(r, None) for r in records]
     against_labels = [_label(r, against_path.name) for r in against_records] if against_path else []
-    pool = executor.rouge_pool()
+    if blocking not in (None, "none", "minhash"):
+        raise UserError(f"--blocking must be none or minhash, got {blocking!r}")
+    recall = None
+    if blocking == "minhash":
+        from factory.blocking import MinHashRougePool, measure_recall
+
+        recall = measure_recall(tokens, threshold, against_tokens, sample=blocking_sample)
+        pool = MinHashRougePool()
+    else:
+        pool = executor.rouge_pool()
     try:
         pool.add_many(against_tokens, against_labels)
         decisions = pool.greedy(tokens, threshold, labels)
@@ -243,4 +261,5 @@ def dedup_file(
         against=len(against_records),
         threshold=threshold,
         field=field,
+        recall=recall,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -155,3 +155,25 @@ def test_executor_for_prefers_the_flag_and_keeps_the_sections_options(tmp_path, 
     assert executor_for(loaded).describe() == {"plugin": "local", "workers": 3}
     assert executor_for(loaded, workers=1).describe() == {"plugin": "local", "workers": 1}
     assert executor_for(loaded, "ray").options.workers is None  # another plugin: the section's options don't apply
+
+
+def test_minhash_blocking_prints_its_recall_and_every_drop_is_a_real_near_duplicate(tmp_path, cli):
+    from factory.similarity import rouge_l_f
+
+    source = write_synthetic_jsonl(tmp_path / "in.jsonl", 3000, seed=21)
+    exact = cli("dedup", str(source), "-o", str(tmp_path / "exact.jsonl"), "--language", "en")
+    blocked = cli("dedup", str(source), "-o", str(tmp_path / "mh.jsonl"), "--language", "en", "--blocking",
+                  "minhash", "--blocking-sample", "1000", "--rejected", str(tmp_path / "mh.rej.jsonl"))
+    assert exact.returncode == 0 and blocked.returncode == 0, exact.stderr + blocked.stderr
+    line = [x for x in blocked.stdout.splitlines() if x.startswith("blocking minhash: recall")]
+    assert line and "sample of 1000 records" in line[0]
+    recall = float(line[0].split("recall ")[1].split()[0])
+    assert 0.8 <= recall <= 1.0
+    english = English()
+    kept_ids = {json.loads(x)["id"]: json.loads(x)["instruction"] for x in (tmp_path / "mh.jsonl").read_text().splitlines()}
+    for row in map(json.loads, (tmp_path / "mh.rej.jsonl").read_text().splitlines()):
+        other = kept_ids[row["most_similar"]]
+        score = rouge_l_f(english.tokenize(row["instruction"]), english.tokenize(other))
+        assert score == row["max_rouge_l"] and score > 0.7
+    exact_kept = (tmp_path / "exact.jsonl").read_text().count("\n")
+    assert exact_kept <= (tmp_path / "mh.jsonl").read_text().count("\n") <= exact_kept * 1.1

@@ -22,9 +22,14 @@ import click
               help="Where the work runs: local, or ray (the pool sharded across actors; the same output).")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (local) or shard/analyser actors (ray).")
+@click.option("--blocking", type=click.Choice(["none", "minhash"]), default="none", show_default=True,
+              help="minhash: compare each record only with MinHash-LSH candidates (10M+ records; approximate, "
+                   "its recall against the exact filter is measured on a sample and printed).")
+@click.option("--blocking-sample", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Records of the sample on which --blocking's recall is measured.")
 def dedup_command(in_path: Path, out_path: Path, language_code: str, threshold: float, field: str,
                   against_path: Path | None, rejected_path: Path | None, executor_name: str,
-                  workers: int | None) -> None:
+                  workers: int | None, blocking: str, blocking_sample: int) -> None:
     """Drop near-duplicates greedily, in input order, like Alpaca's ROUGE-L filter."""
     from factory.dedup import dedup_file
     from factory.executors import build_executor
@@ -33,5 +38,6 @@ def dedup_command(in_path: Path, out_path: Path, language_code: str, threshold: 
     language = get_plugin("language", language_code)()
     with build_executor(executor_name, workers=workers) as executor:
         summary = dedup_file(in_path, out_path, language, threshold=threshold, field=field,
-                             against=against_path, rejected_path=rejected_path, executor=executor)
+                             against=against_path, rejected_path=rejected_path, executor=executor,
+                             blocking=blocking, blocking_sample=blocking_sample)
     click.echo(summary.message())

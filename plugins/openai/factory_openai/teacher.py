@@ -63,12 +63,26 @@ _TRANSPORT_KEYS = ("stream", "stream_options")
 _OPTIONAL_FIELDS = ("response_format", "stream_options")
 
 
+class WeightedEndpoint(pydantic.BaseModel):
+    """One endpoint of a pool: its URL and its share of the requests."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, description="OpenAI-compatible endpoint, e.g. http://10.0.0.2:8000/v1.")
+    weight: float = Field(1.0, gt=0, description="Relative share of requests (2: twice the requests of weight 1).")
+
+
 class OpenAITeacherOptions(Options):
     """The recipe's ``teacher`` options for the ``openai`` teacher."""
 
     model: str = Field(min_length=1, description="Model name on the server, e.g. gpt-4o-mini or the model vLLM serves.")
-    base_url: str | None = Field(
-        None, description="OpenAI-compatible endpoint such as http://127.0.0.1:8000/v1; unset means OpenAI's own API."
+    base_url: str | list[str | WeightedEndpoint] | None = Field(
+        None, description="OpenAI-compatible endpoint such as http://127.0.0.1:8000/v1; unset means OpenAI's own API. "
+        "A list (of URLs or {url, weight}) is a pool of servers of the same model: requests spread over the healthy "
+        "ones, with adaptive per-endpoint concurrency and failover (factory_openai.endpoints)."
+    )
+    endpoint_concurrency: int = runtime(
+        16, ge=1, description="With a list of base_url endpoints: most requests in flight per endpoint (the AIMD "
+        "ceiling; a 429 halves an endpoint's limit, successes raise it back)."
     )
     api_key_env: str = env_option(
         "OPENAI_API_KEY",
@@ -123,20 +137,34 @@ class OpenAITeacherOptions(Options):
         return value
 
 
-def endpoint_url(base_url: str | None) -> str:
+def endpoint_urls(base_url: Any) -> list[str]:
+    """Every endpoint of ``base_url`` (a URL, None, or a pool list), in the recipe's order."""
+    if not isinstance(base_url, list):
+        return [base_url or OPENAI_BASE_URL]
+    return [item.url if isinstance(item, WeightedEndpoint) else str(item) for item in base_url]
+
+
+def endpoint_url(base_url: Any) -> str:
     """The endpoint's base URL (OpenAI's own when unset) without credentials or a trailing slash."""
+    if isinstance(base_url, list):  # a pool: every member, sorted (the order does not change answers)
+        return " ".join(sorted(endpoint_url(url) for url in endpoint_urls(base_url)))
     split = urlsplit((base_url or OPENAI_BASE_URL).rstrip("/"))
     host = (split.hostname or "") + (f":{split.port}" if split.port else "")
     return urlunsplit((split.scheme, host, split.path, "", ""))
 
 
-def endpoint_host(base_url: str | None) -> str:
+def endpoint_host(base_url: Any) -> str:
+    if isinstance(base_url, list):
+        hosts = [endpoint_host(url) for url in endpoint_urls(base_url)]
+        return hosts[0] + (f" (+{len(hosts) - 1} more)" if len(hosts) > 1 else "")
     split = urlsplit(endpoint_url(base_url))
     return (split.hostname or "") + (f":{split.port}" if split.port else "")
 
 
-def is_local_url(base_url: str | None) -> bool:
-    """True for loopback and private-network servers (self-hosted, usually keyless)."""
+def is_local_url(base_url: Any) -> bool:
+    """True for loopback and private-network servers (self-hosted, usually keyless); a pool: all of them."""
+    if isinstance(base_url, list):
+        return all(is_local_url(url) for url in endpoint_urls(base_url))
     if not base_url:
         return False
     host = (urlsplit(base_url).hostname or "").lower()
@@ -155,13 +183,22 @@ class OpenAITeacher(Teacher):
     options_model: ClassVar[type[pydantic.BaseModel]] = OpenAITeacherOptions
 
     def setup(self) -> None:
-        self.base_url = (self.options.base_url or OPENAI_BASE_URL).rstrip("/")
-        split = urlsplit(self.base_url)
-        if split.scheme not in ("http", "https") or not split.hostname:
-            raise UserError(f"teacher.base_url: expected an http(s) URL such as http://127.0.0.1:8000/v1, got {self.base_url!r}")
-        self.host = split.hostname + (f":{split.port}" if split.port else "")
+        from factory_openai.endpoints import EndpointPool
+
+        urls = [url.rstrip("/") for url in endpoint_urls(self.options.base_url)]
+        for url in urls:
+            split = urlsplit(url)
+            if split.scheme not in ("http", "https") or not split.hostname:
+                raise UserError(f"teacher.base_url: expected an http(s) URL such as http://127.0.0.1:8000/v1, got {url!r}")
+        self.base_url = urls[0]
+        self.host = endpoint_host(self.base_url)
+        #: several endpoints: requests spread, adaptive concurrency and failover; None for one URL
+        self.pool: EndpointPool | None = None
+        if isinstance(self.options.base_url, list):
+            weights = [item.weight if isinstance(item, WeightedEndpoint) else 1.0 for item in self.options.base_url]
+            self.pool = EndpointPool(list(zip(urls, weights)), self.options.endpoint_concurrency)
         self._key = ""
-        self._clients: list[list[Any]] = []  # [AsyncOpenAI, requests in flight on it]
+        self._clients: dict[str, list[list[Any]]] = {}  # base URL -> [[AsyncOpenAI, requests in flight on it]]
         self._clients_loop: asyncio.AbstractEventLoop | None = None
         #: optional request fields this server refused with a 400 (structured_outputs: auto, stream_options)
         self.refused: set[str] = set()
@@ -217,19 +254,19 @@ class OpenAITeacher(Teacher):
             raise UserError(f"teacher openai: environment variable {env} (teacher.organization_env) is not set")
         return value
 
-    def _new_client(self) -> Any:
+    def _new_client(self, base_url: str | None = None) -> Any:
         import openai
 
         self._key = self.api_key()
         return openai.AsyncOpenAI(
             api_key=self._key,
             organization=self._organization(),
-            base_url=self.base_url,
+            base_url=base_url or self.base_url,
             max_retries=0,  # the core retries, with shared limits and accounting
             timeout=HTTP_TIMEOUT_S,
         )
 
-    def _checkout(self) -> list[Any]:
+    def _checkout(self, base_url: str | None = None) -> list[Any]:
         """The least busy client shard, opening a new one when every shard has SHARD_SIZE requests in flight.
 
         Why shards: the HTTP connection pool scans all its connections on every
@@ -239,11 +276,13 @@ class OpenAITeacher(Teacher):
         """
         loop = asyncio.get_running_loop()
         if self._clients_loop is not loop:
-            self._clients, self._clients_loop = [], loop
-        shard = min(self._clients, key=lambda entry: entry[1], default=None)
+            self._clients, self._clients_loop = {}, loop
+        url = base_url or self.base_url
+        shards = self._clients.setdefault(url, [])
+        shard = min(shards, key=lambda entry: entry[1], default=None)
         if shard is None or shard[1] >= SHARD_SIZE:
-            shard = [self._new_client(), 0]
-            self._clients.append(shard)
+            shard = [self._new_client(url), 0]
+            shards.append(shard)
         shard[1] += 1
         return shard
 
@@ -290,16 +329,50 @@ class OpenAITeacher(Teacher):
         return {"type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.as_dict(), "strict": schema.strict}}
 
     async def complete(self, request: TeacherRequest) -> Completion:
+        if self.pool is not None:
+            return await self._complete_on_pool(request)
+        return await self._complete_on(request, None)
+
+    async def _complete_on_pool(self, request: TeacherRequest) -> Completion:
+        """One request on the pool: a connection failure or an overload moves it to another healthy endpoint
+        at once (it was never answered, so nothing is paid twice); other errors go to the core's retries."""
+        from factory_openai.endpoints import OVERLOAD_STATUS
+
+        pool = self.pool
+        tried: set[str] = set()
+        while True:
+            endpoint = await pool.acquire(tried)
+            try:
+                completion = await self._complete_on(request, endpoint.url)
+            except RetryableTeacherError as error:
+                outcome = "overloaded" if error.status in OVERLOAD_STATUS else "down" if error.status is None else "error"
+                await pool.release(endpoint, outcome)
+                tried.add(endpoint.url)
+                if outcome != "error" and pool.any_other_healthy(endpoint.url) and len(tried) < len(pool.endpoints):
+                    endpoint.failovers += 1
+                    continue
+                raise
+            except BaseException:
+                await pool.release(endpoint, "error")
+                raise
+            await pool.release(endpoint, "ok")
+            return completion
+
+    def endpoint_stats(self) -> list[dict[str, Any]]:
+        """Per-endpoint counts and concurrency of a pool (stats.json); empty for one URL."""
+        return self.pool.stats() if self.pool is not None else []
+
+    async def _complete_on(self, request: TeacherRequest, base_url: str | None) -> Completion:
         for _ in range(len(_OPTIONAL_FIELDS)):
             try:
-                return await self._complete_once(request)
+                return await self._complete_once(request, base_url)
             except _Refused as refused:  # resend without the optional field the server does not know
                 log.warning("teacher %s: the server refused '%s' (%s); sending requests without it",
                             self.label, refused.field, refused.error)
                 self.refused.add(refused.field)
-        return await self._complete_once(request)  # every optional field is off by now
+        return await self._complete_once(request, base_url)  # every optional field is off by now
 
-    async def _complete_once(self, request: TeacherRequest) -> Completion:
+    async def _complete_once(self, request: TeacherRequest, base_url: str | None = None) -> Completion:
         import openai
 
         body = self.request_body(request)
@@ -313,7 +386,7 @@ class OpenAITeacher(Teacher):
             if "stream_options" not in self.refused:
                 kwargs["stream_options"] = {"include_usage": True}
                 optional.add("stream_options")
-        shard = self._checkout()
+        shard = self._checkout(base_url)
         client = shard[0]
         endpoint = client.chat.completions if self.chat else client.completions
         started = time.perf_counter()
@@ -457,10 +530,11 @@ class OpenAITeacher(Teacher):
 
     async def aclose(self) -> None:
         clients, loop = self._clients, self._clients_loop
-        self._clients, self._clients_loop = [], None
+        self._clients, self._clients_loop = {}, None
         if loop is asyncio.get_running_loop():  # clients of an earlier, finished loop have no live connections
-            for client, _ in clients:
-                await client.close()
+            for shards in clients.values():
+                for client, _ in shards:
+                    await client.close()
 
 
 def _prompt_text(request: TeacherRequest) -> str:

@@ -15,7 +15,7 @@ class TestOpenAITeacherConformance(TeacherConformance):
     options = {"model": "loopback-model", "base_url": "http://127.0.0.1:9/v1"}
     identity_changes = {"model": "other-model", "base_url": "http://127.0.0.1:10/v1", "api": "completions",
                         "extra_body": {"top_k": 5}}
-    runtime_changes = {"api_key_env": "OTHER_KEY", "organization_env": "OTHER_ORG", "mode": "batch", "stream": True,
+    runtime_changes = {"endpoint_concurrency": 4, "api_key_env": "OTHER_KEY", "organization_env": "OTHER_ORG", "mode": "batch", "stream": True,
                        "structured_outputs": "never", "batch_poll_s": 5.0, "batch_max_requests": 100,
                        "batch_max_bytes": 100_000}
 

@@ -213,7 +213,8 @@ def test_high_concurrency_spreads_over_client_shards(server):
         client = TeacherClient(teacher, TeacherSettings(concurrency=40), cache=None, usage=Usage(), budget=None)
         try:
             results = await client.complete_many([TeacherRequest(prompt=f"task {i}") for i in range(40)])
-            return results, len(teacher._clients), [busy for _, busy in teacher._clients]
+            shards = teacher._clients[teacher.base_url]  # one URL: one list of client shards
+            return results, len(shards), [busy for _, busy in shards]
         finally:
             await client.aclose()
 

@@ -41,6 +41,8 @@ class RunContext:
     ledger: Any = None  # factory.ledger.Ledger once the run folder is open
     run_options: Any = None  # factory.engine.RunOptions
     executor: Any = None  # factory.executors.Executor: where CPU-bound work runs (the driver owns the run folder)
+    #: every TeacherClient this invocation made (their teachers' per-endpoint stats go to stats.json)
+    teacher_clients: list[Any] = field(default_factory=list)
     _language: Language | None = None
 
     @property
@@ -117,8 +119,26 @@ class RunContext:
         spec = spec if spec is not None else self.loaded.teacher
         if spec is None:
             raise UserError(f"{self.loaded.path}: this recipe needs a teacher section")
-        return spec.client(usage=self.usage_for(stage), budget=self.budget, teacher=teacher,
-                           cache_path=self.run.cache_dir / TEACHER_CACHE, report=self.progress.log)
+        client = spec.client(usage=self.usage_for(stage), budget=self.budget, teacher=teacher,
+                             cache_path=self.run.cache_dir / TEACHER_CACHE, report=self.progress.log)
+        self.teacher_clients.append(client)
+        return client
+
+    def endpoint_stats(self) -> list[dict[str, Any]]:
+        """Per-endpoint counts of this invocation's teachers (an endpoint pool), summed by URL."""
+        merged: dict[str, dict[str, Any]] = {}
+        for client in self.teacher_clients:
+            for entry in getattr(client.teacher, "endpoint_stats", lambda: [])():
+                into = merged.get(entry["url"])
+                if into is None:
+                    merged[entry["url"]] = dict(entry)
+                    continue
+                for key, value in entry.items():
+                    if key in ("requests", "succeeded", "overloaded", "failed", "failovers"):
+                        into[key] = into.get(key, 0) + value
+                    elif key == "min_concurrency":
+                        into[key] = min(into.get(key, value), value)
+        return list(merged.values())
 
 
 def file_sha256(path: Path) -> str:

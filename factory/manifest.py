@@ -93,6 +93,9 @@ class RunManifest(_Model):
     provenance: Provenance = Field(default_factory=Provenance)
     #: where the CPU-bound work ran (executor plugin and its workers); never part of the run's identity
     executor: dict[str, Any] | None = None
+    #: per-endpoint requests, overloads (429), failovers and adaptive concurrency of a teacher endpoint pool,
+    #: for this invocation (a resumed run reports its own)
+    endpoints: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def finished(self) -> bool:

@@ -59,6 +59,7 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
         budget_usd=recipe.budget_usd,
         provenance=provenance,
         executor=ctx.executor.describe() if ctx.executor is not None else None,
+        endpoints=ctx.endpoint_stats(),
     )
 
 

@@ -188,6 +188,11 @@ class Teacher(Plugin):
         """Send one request; raise Retryable/FatalTeacherError on failure."""
         raise NotImplementedError
 
+    def endpoint_stats(self) -> list[dict[str, Any]]:
+        """Per-endpoint counts of a teacher that spreads requests over several servers (stats.json
+        ``endpoints``): each a mapping with at least ``url`` and ``requests``; empty for one server."""
+        return []
+
     async def aclose(self) -> None:
         """Release connections and models."""
 

@@ -147,3 +147,6 @@ def test_an_endpoint_killed_mid_run_the_run_finishes_on_the_other(tmp_path):
     # holding unanswered (its endpoint_concurrency), which were sent again to B
     resent = len(on_a) + len(on_b) - stats["totals"]["requests"]
     assert 0 <= resent <= 2
+    endpoints = {e["url"]: e for e in stats["endpoints"]}  # per-endpoint stats in stats.json
+    assert endpoints[url_a.rstrip("/")]["failed"] >= 1 and endpoints[url_b.rstrip("/")]["succeeded"] > 0
+    assert sum(e["succeeded"] for e in endpoints.values()) == stats["totals"]["requests"]

@@ -21,6 +21,7 @@ recipe's ``executor:`` section; ``local`` is the default.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, ClassVar, Sequence
@@ -71,8 +72,9 @@ class Executor(Plugin):
 
 
 class LocalOptions(Options):
-    workers: int | None = runtime(None, ge=1, description="Worker processes for CPU-bound analysis "
-                                  "(tokenization); default: the machine's CPU count. 1 keeps it in-process.")
+    workers: int = runtime(1, ge=1, description="Worker processes for CPU-bound analysis (tokenization), one "
+                           "analyser each; 1 (the default) keeps it in this process, where Kiwi and Sudachi already "
+                           "spread a batch over every core (measured in docs/scale.md).")
 
 
 # -- the worker side of the local process pool: one analyser per worker --------------
@@ -101,13 +103,16 @@ class LocalExecutor(Executor):
 
     @property
     def workers(self) -> int:
-        return self.options.workers or os.cpu_count() or 1
+        return self.options.workers
 
     def _pool_for(self, language: Any) -> ProcessPoolExecutor:
         key = (type(language), language.options)
         if self._pool is None or self._pool_language != key:
             self.close()
-            self._pool = ProcessPoolExecutor(self.workers, initializer=_init_worker, initargs=key)
+            # spawn: fresh workers, each building its own analyser; a forked one would inherit the driver's
+            # threads and locks (asyncio, HTTP clients) and its analyser's caches
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker, initargs=key)
             self._pool_language = key
         return self._pool
 

@@ -266,3 +266,29 @@ def test_english_verb_object_accuracy_on_the_labelled_sample():
     assert en.verb_objects(["Please give me three tips for sleeping well.", "What is the capital of Peru?",
                             "Come up with a name for a cat."]) == [("give", "tip"), (None, None),
                                                                    ("come up with", "name")]
+
+
+def test_the_report_tokenizes_through_the_chosen_executor(korean_run, tmp_path):
+    from factory.executors import LocalExecutor
+    from factory.report import build_report
+
+    class Counting(LocalExecutor):
+        calls: list[int] = []
+
+        def tokenize_many(self, language, texts):
+            Counting.calls.append(len(texts))
+            return super().tokenize_many(language, texts)
+
+    plain = build_report(korean_run, tmp_path / "plain.html", samples=3)
+    routed = build_report(korean_run, tmp_path / "routed.html", samples=3, executor=Counting(workers=2))
+    accepted = sum(1 for line in (korean_run / "accepted.jsonl").read_text(encoding="utf-8").splitlines() if line)
+    assert Counting.calls and Counting.calls[0] == accepted  # the instructions went through the executor
+
+    def page(path: Path) -> str:  # the page, less the minute it was written
+        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "WHEN", path.read_text(encoding="utf-8"))
+
+    assert page(routed.html_path) == page(plain.html_path) and "WHEN" in page(plain.html_path)
+    done = run_cli("report", str(korean_run), "-o", str(tmp_path / "cli.html"), "--samples", "3",
+                   "--executor", "local", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert page(tmp_path / "cli.html") == page(plain.html_path)

@@ -16,8 +16,12 @@ import click
 @click.option("--top-objects", type=click.IntRange(1, 20), default=4, show_default=True,
               help="Direct objects shown under each verb.")
 @click.option("--timings", is_flag=True, help="Print how long each phase took (to stderr).")
+@click.option("--executor", "executor_name", metavar="NAME", default="local", show_default=True,
+              help="Where the tokenization runs: local, or ray (analyser actors on a cluster).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N", default=1, show_default=True,
+              help="Worker processes (local) or analyser actors (ray) for the tokenization.")
 def report_command(run_dir: str, output: str | None, samples: int, top_verbs: int, top_objects: int,
-                   timings: bool) -> None:
+                   timings: bool, executor_name: str, workers: int) -> None:
     """Write an HTML report of RUN_DIR: verb/object sunburst, ROUGE-L similarity, lengths, rejections, cost."""
     from factory.contracts import Requirement, unmet
     from factory.errors import UserError
@@ -28,7 +32,11 @@ def report_command(run_dir: str, output: str | None, samples: int, top_verbs: in
     if missing:
         raise UserError(missing[0])
 
-    result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects)
+    from factory.executors import build_executor
+
+    with build_executor(executor_name, workers=workers) as executor:
+        result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects,
+                              executor=executor)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if timings:

@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from factory.errors import UserError
 from factory.languages import Language
@@ -78,8 +78,8 @@ def _load_seeds(data: RunData, notes: list[str]) -> list[Record] | None:
 
 
 def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_objects: int = 4,
-            timer: _Timer | None = None) -> Analysis:
-    """Measure a loaded run folder."""
+            timer: _Timer | None = None, executor: Any = None) -> Analysis:
+    """Measure a loaded run folder; ``executor`` (a factory.executors.Executor) runs the tokenization."""
     from factory.plugins import get_plugin
 
     timer = timer or _Timer()
@@ -93,12 +93,14 @@ def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_object
     use_font_packages(language.report_fonts)
     records = data.records
     field_name = data.similarity_field
-    tokens = timer.run("tokenize", lambda: language.tokenize_many([getattr(r, field_name) for r in records]))
+    tokenize_many = language.tokenize_many if executor is None else (
+        lambda texts: executor.tokenize_many(language, texts))
+    tokens = timer.run("tokenize", lambda: tokenize_many([getattr(r, field_name) for r in records]))
     to_rest = timer.run("similarity to the rest", lambda: similarity.nearest_in_rest(tokens))
     seeds = _load_seeds(data, notes)
     to_seeds = None
     if seeds:
-        seed_tokens = language.tokenize_many([getattr(s, field_name) for s in seeds])
+        seed_tokens = tokenize_many([getattr(s, field_name) for s in seeds])
         to_seeds = timer.run("similarity to seeds", lambda: similarity.nearest_in_pool(tokens, seed_tokens))
     instructions = [r.instruction for r in records]
     pairs = timer.run("verbs and objects", lambda: extract_pairs(language, instructions))
@@ -120,7 +122,7 @@ def default_output(run_dir: Path) -> Path:
 
 
 def build_report(run_dir: str | Path, output: str | Path | None = None, *, samples: int = 20, top_verbs: int = 20,
-                 top_objects: int = 4) -> ReportResult:
+                 top_objects: int = 4, executor: Any = None) -> ReportResult:
     """Write the HTML report of ``run_dir`` to ``output`` and each figure to ``<output stem>_files/NAME.png``."""
     from factory.report import sections
     from factory.report.html import page
@@ -131,7 +133,8 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, *, sampl
     html_path = Path(output) if output is not None else default_output(data.path)
     if html_path.is_dir():
         raise UserError(f"{html_path}: is a folder; give the report's file name (e.g. {html_path / 'report.html'})")
-    result = analyze(data, samples=samples, top_verbs=top_verbs, top_objects=top_objects, timer=timer)
+    result = analyze(data, samples=samples, top_verbs=top_verbs, top_objects=top_objects, timer=timer,
+                     executor=executor)
     body = timer.run("figures", lambda: sections.build_sections(result))
     text = timer.run("html", lambda: page(f"Report: {data.name}", sections.subtitle(result), body, result.notes))
     figures_dir = html_path.with_name(f"{html_path.stem}_files")

@@ -77,14 +77,19 @@ language: en
 batch_size: 4
 method:
   seeds: {seeds}
-  target: 60
+  target: 200
 teacher:
   plugin: openai
   model: gpt-4o-mini
   api: completions
-  base_url: {url}
+  base_url:
+    - {a}
+    - {b}
   api_key_env: LOOPBACK_KEY
-  concurrency: 4
+  concurrency: 8
+  endpoint_concurrency: 4
+filters:
+  similarity: {{threshold: 0.9}}
 export:
   enabled: false
 """
@@ -98,17 +103,19 @@ def test_a_generation_run_with_ray_keeps_the_local_bytes(tmp_path, ray_cluster, 
 
     key = "sk-" + "loopback-ray-0001"
     monkeypatch.setenv("LOOPBACK_KEY", key)
-    with LoopbackOpenAI(self_instruct_responder, api_key=key) as server:
+    with LoopbackOpenAI(self_instruct_responder, api_key=key, latency_s=0.01) as a, \
+            LoopbackOpenAI(self_instruct_responder, api_key=key, latency_s=0.01) as b:
         recipe = tmp_path / "r.yaml"
-        recipe.write_text(RECIPE.format(seeds=write_seeds(tmp_path / "seeds.jsonl"), url=server.base_url))
+        recipe.write_text(RECIPE.format(seeds=write_seeds(tmp_path / "seeds.jsonl"), a=a.base_url, b=b.base_url))
         outs = {}
         for name in ("local", "ray"):
             outs[name] = tmp_path / name
             outcome = run_recipe(load_recipe(recipe), outs[name],
                                  options=RunOptions(quiet=True, executor=name, workers=2))
-            assert outcome.ctx.run.state.accepted >= 60
+            assert outcome.ctx.run.state.accepted >= 200
+        assert a.requests and b.requests  # both endpoints served each run
     accepted = [(outs[n] / "accepted.jsonl").read_bytes() for n in ("local", "ray")]
-    assert accepted[0] == accepted[1] and accepted[0].count(b"\n") >= 60
+    assert accepted[0] == accepted[1] and accepted[0].count(b"\n") >= 200
     assert (outs["local"] / "rejected.jsonl").read_bytes() == (outs["ray"] / "rejected.jsonl").read_bytes()
     assert b"near_duplicate" in (outs["local"] / "rejected.jsonl").read_bytes()
     executors = {n: json.loads((outs[n] / "stats.json").read_text())["executor"] for n in outs}

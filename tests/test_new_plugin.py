@@ -22,13 +22,21 @@ OTHER_KINDS = {
     "publisher": "acme-store",
     "method": "acme-evolve",
     "filter": "acme-check",
+    "executor": "acme-pool",
     "language": "klingon",
 }
 
 
+def _path(site: Path) -> str:
+    """``site`` first, then the folder of the core under test (the checkout, when it is not installed)."""
+    import factory
+
+    return os.pathsep.join([str(site), str(Path(factory.__file__).resolve().parents[1])])
+
+
 def _run_generated_tests(site: Path, *test_dirs: Path) -> subprocess.CompletedProcess:
     """The generated tests, in a fresh interpreter that sees the plugins only through ``site``."""
-    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": _path(site), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "--import-mode=importlib",
          *map(str, test_dirs)],
@@ -85,7 +93,7 @@ def test_language_scaffold_installs_passes_its_own_tests_and_is_listed(tmp_path)
             "test_templates_render", "test_blacklist", "test_tokenizer_separates_paraphrases_from_other_tasks"} <= set(passed)
     assert "failed" not in tests.stdout.splitlines()[-1]
 
-    listed = run_cli("plugins", "--json", env={"PYTHONPATH": str(site)})
+    listed = run_cli("plugins", "--json", env={"PYTHONPATH": _path(site)})
     assert listed.returncode == 0, listed.stderr
     assert {"name": "xx", "kind": "language", "distribution": "koalpaca-factory-xx", "version": "0.1.0"} in json.loads(listed.stdout)
 
@@ -111,7 +119,7 @@ def test_every_kind_scaffold_registers_and_passes_its_own_tests(tmp_path):
         assert len(passed) >= 3, f"{kind}: {tests.stdout}"
 
     listed = {(e["kind"], e["name"]): e["distribution"]
-              for e in json.loads(run_cli("plugins", "--json", env={"PYTHONPATH": str(site)}).stdout)}
+              for e in json.loads(run_cli("plugins", "--json", env={"PYTHONPATH": _path(site)}).stdout)}
     for kind, name in OTHER_KINDS.items():
         registered = "tlh" if kind == "language" else name
         assert listed[(kind, registered)] == f"koalpaca-factory-{name}"
@@ -139,7 +147,7 @@ def test_vietnamese_and_cyrillic_scaffolds_reject_english_and_pass_their_own_tes
          "v, r = V(), R()\nfor text in sys.argv[1:]:\n    print(v.is_in_language(text), r.is_in_language(text))",
          ENGLISH, "Hãy viết một bài thơ ngắn về biển.", "Напишите короткое стихотворение о море.",
          "Tuliskan puisi pendek tentang laut."],
-        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=60)
+        env={**os.environ, "PYTHONPATH": _path(site)}, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
     assert check.stdout.split("\n")[:4] == ["False False", "True False", "False True", "False False"]
 

@@ -40,6 +40,7 @@ SUITES = {
     "publisher": "PublisherConformance",
     "method": "MethodConformance",
     "filter": "FilterConformance",
+    "executor": "ExecutorConformance",
 }
 _NAME_RE = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 _CODE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -92,6 +93,7 @@ class Scaffold:
             "publisher": f"The {self.name} publisher for factory.",
             "method": f"The {self.name} generation method for factory.",
             "filter": f"The {self.name} filter for factory.",
+            "executor": f"The {self.name} executor for factory.",
         }
         values = {
             "kind": self.kind,

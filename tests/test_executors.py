@@ -177,3 +177,13 @@ def test_minhash_blocking_prints_its_recall_and_every_drop_is_a_real_near_duplic
         assert score == row["max_rouge_l"] and score > 0.7
     exact_kept = (tmp_path / "exact.jsonl").read_text().count("\n")
     assert exact_kept <= (tmp_path / "mh.jsonl").read_text().count("\n") <= exact_kept * 1.1
+
+
+def test_run_refuses_an_unknown_executor_before_anything_is_sent(tmp_path, cli, en_seeds):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.format(seeds=en_seeds, executor="  plugin: local"))
+    result = cli("run", str(recipe), "--out", str(tmp_path / "run"), "--executor", "spark", "-q",
+                 env={"NOPE": "sk-unused"})
+    assert result.returncode == 2, result.stderr
+    assert "no executor plugin named 'spark'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "accepted.jsonl").exists()

@@ -62,6 +62,7 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
 
     ctx.executor = executor_for(loaded, options.executor, options.workers)
     try:
+        ctx.executor.start()
         return _run_plan(ctx, loaded, run, plan, options, progress)
     finally:
         ctx.executor.close()

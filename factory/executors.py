@@ -57,6 +57,11 @@ class Executor(Plugin):
 
         return LocalRougePool()
 
+    def start(self) -> None:
+        """Start workers now. The engine calls it on the main thread before any stage: stages call the
+        executor from worker threads, and a cluster whose processes die with the thread that started
+        them (Linux's parent-death signal is per thread) must not be started there."""
+
     def describe(self) -> dict[str, Any]:
         """What stats.json records about where the run ran (never part of the run's identity)."""
         return {"plugin": getattr(self, "plugin_name", type(self).__name__)}

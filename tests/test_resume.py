@@ -4,6 +4,7 @@ request sent twice."""
 from __future__ import annotations
 
 import collections
+import importlib.util
 import json
 import os
 import signal
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from factory.testing.helpers import read_journal_rows, run_cli, write_seeds
 from factory_openai.loopback import LoopbackOpenAI
@@ -44,7 +47,17 @@ def _count(path: Path) -> int:
     return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
 
 
-def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
+_HAS_RAY = importlib.util.find_spec("ray") is not None
+
+
+@pytest.mark.parametrize("executor", [
+    pytest.param([], id="local"),
+    # the killed driver and the resumed one each start a 2-CPU local cluster: the driver alone owns the
+    # run folder, so the resume is the local one (Ray's reaper stops a killed driver's cluster)
+    pytest.param(["--executor", "ray", "--workers", "2"], id="ray",
+                 marks=pytest.mark.skipif(not _HAS_RAY, reason="the ray extra is not installed")),
+])
+def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path, executor):
     seeds = write_seeds(tmp_path / "seeds.jsonl")
     with LoopbackOpenAI(self_instruct_responder, latency_s=LATENCY) as reference_server:
         recipe = tmp_path / "ref.yaml"
@@ -59,7 +72,8 @@ def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
         recipe = tmp_path / "r.yaml"
         recipe.write_text(RECIPE.format(seeds=seeds, url=server.base_url))
         out = tmp_path / "run"
-        process = subprocess.Popen([sys.executable, "-m", "factory", "run", str(recipe), "--out", str(out), "--quiet"],
+        process = subprocess.Popen([sys.executable, "-m", "factory", "run", str(recipe), "--out", str(out), "--quiet",
+                                    *executor],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while _count(out / "accepted.jsonl") < 25 and time.monotonic() < deadline:
@@ -70,7 +84,7 @@ def test_sigkill_midway_then_resume_loses_and_duplicates_nothing(tmp_path):
         partial = _count(out / "accepted.jsonl")
         assert 0 < partial < len(reference), "the kill must land midway"
 
-        resumed = run_cli("run", str(recipe), "--out", str(out), "--quiet")
+        resumed = run_cli("run", str(recipe), "--out", str(out), "--quiet", *executor)
         assert resumed.returncode == 0, resumed.stderr
         requests = list(server.requests)
 

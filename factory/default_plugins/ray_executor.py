@@ -121,6 +121,9 @@ class RayExecutor(Executor):
         self._ray = ray
         return ray
 
+    def start(self) -> None:
+        self._start()
+
     @property
     def workers(self) -> int:
         if self.options.workers:

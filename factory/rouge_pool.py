@@ -28,7 +28,7 @@ from typing import Any, Protocol, Sequence
 
 from factory.similarity import RougeLIndex
 
-__all__ = ["InProcessShards", "LocalRougePool", "RougePool", "RougeShard", "ShardedRougePool", "best_of"]
+__all__ = ["InProcessShards", "LocalRougePool", "RougePool", "RougeShard", "ShardBackend", "ShardedRougePool", "best_of"]
 
 Best = tuple[float, "int | None"]  # (score, sequence number of the entry reaching it)
 

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from factory.teachers import RetryableTeacherError, TeacherRequest
 from factory.testing.helpers import run_cli, write_seeds

@@ -48,7 +48,9 @@ class _ShardActors:
 
     def __init__(self, ray: Any, count: int) -> None:
         self.ray = ray
-        remote_shard = ray.remote(num_cpus=0)(RougeShard)  # queries wait on each other, not on CPUs slots
+        # no CPU reservation (a shard waits for the driver between blocks, and must not starve the analysers
+        # of CPU slots), spread over the cluster's nodes so the pool's memory and work are split too
+        remote_shard = ray.remote(num_cpus=0, scheduling_strategy="SPREAD")(RougeShard)
         self.actors = [remote_shard.remote() for _ in range(count)]
         self.shard_count = count
 
@@ -146,7 +148,7 @@ class RayExecutor(Executor):
         ray = self._start()
         key = (type(language), language.options)
         if self._analysers is None or self._analysers[0] != key:
-            remote = ray.remote(num_cpus=1)(_Analyser)
+            remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_Analyser)
             self._analysers = (key, [remote.remote(*key) for _ in range(self.workers)])
         actors = self._analysers[1]
         parts = chunks(list(texts), len(actors))

@@ -663,7 +663,8 @@ def estimate_translation(ctx: Any) -> list[tuple[str, str, float]]:
     fields = translated_fields(section)
     service = build_translation_service(ctx, "estimate")
     try:
-        est = service.estimate_characters(ctx.source_records, fields, source, target)
+        records = [r for r in ctx.source_records if r.id not in ctx.source_rejections]
+        est = service.estimate_characters(records, fields, source, target)
         identity = service.label
         price = service.price_per_million_chars
     finally:

@@ -36,8 +36,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from factory.contracts import Requirement
 from factory.filtering import Verdict
 from factory.records import Message, Record, message
+
+REQUIREMENT = Requirement(module="markdownify", install="pip install 'koalpaca-factory[conversations]'",
+                          why="HTML to Markdown in conversation turns (conversations.html_to_markdown)")
 
 #: reason code -> meaning (summary, report, card)
 REASONS = {

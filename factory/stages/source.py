@@ -20,6 +20,14 @@ from factory.records import Record
 class SourceStage:
     name = "source"
 
+    def requirements(self, loaded) -> list:
+        conversations = loaded.recipe.conversations
+        if conversations is not None and conversations.html_to_markdown:
+            from factory.conversations import REQUIREMENT
+
+            return [REQUIREMENT]
+        return []
+
     def describe(self, ctx: RunContext) -> str:
         parts = []
         for src in ctx.recipe.source_list():

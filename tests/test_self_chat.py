@@ -168,3 +168,21 @@ def test_transcript_mode_parses_labelled_turns():
     turns = SelfChat.parse_transcript(text, wording)
     assert [m["role"] for m in turns] == ["user", "assistant", "user", "assistant", "user"]
     assert turns[1]["content"] == "첫 답입니다.\n계속되는 답."
+
+
+from factory.default_plugins.distill import Distill  # noqa: E402
+from factory.testing.conformance import MethodConformance  # noqa: E402
+
+
+class TestSelfChatConformance(MethodConformance):
+    plugin = SelfChat
+    identity_changes = {"max_turns": 3, "min_user_turns": 1, "mode": "transcript", "temperature": 0.2,
+                        "max_tokens": 256, "max_stalled_batches": 3}
+    reply = "Red, green and blue are three colours a child learns first."
+
+
+class TestDistillConformance(MethodConformance):
+    plugin = Distill
+    identity_changes = {"answers": 2, "system_prompt": False, "temperature": 0.2, "max_tokens": 256, "min_words": 3,
+                        "max_words": 50, "refusal_window": 100}
+    reply = "Red, green and blue are three colours a child learns first."

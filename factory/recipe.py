@@ -91,8 +91,9 @@ class TeacherSection(PluginSection):
 class TranslateSection(PluginSection):
     source_lang: str = Field("en", description="Language code of the source text.")
     target_lang: str | None = Field(None, description="Language code to translate into; default: the recipe's language.")
-    fields: list[Literal["instruction", "input", "output"]] = Field(
-        default_factory=lambda: ["instruction", "input", "output"], description="Record fields to translate.")
+    fields: list[Literal["instruction", "input", "output", "turns"]] = Field(
+        default_factory=lambda: ["instruction", "input", "output"], description="Record fields to translate; "
+        "`turns`: every turn of a conversation, one by one (KoVicuna), instead of the Alpaca fields.")
     regenerate_output: bool = Field(False, description="Translate instruction/input, then ask the teacher for the output in the target language (KoAlpaca v1.0).")
     max_attempts: int = runtime(5, ge=1, description="Attempts per request on retryable errors (429, 5xx, timeouts).")
     backoff_initial_s: float = runtime(1.0, ge=0, description="First retry delay (seconds), doubled per attempt, with jitter.")
@@ -193,6 +194,10 @@ class Recipe(Strict):
             raise ValueError("translate needs a source section")
         if self.conversations and not self.has_source:
             raise ValueError("conversations cleans source records: it needs source or sources")
+        if self.translate and "turns" in self.translate.fields and (len(set(self.translate.fields)) > 1
+                                                                     or self.translate.regenerate_output):
+            raise ValueError("translate.fields: turns translates whole conversations: use it alone, without "
+                             "regenerate_output")
         if self.translate and self.translate.regenerate_output and not self.teacher:
             raise ValueError("translate.regenerate_output needs a teacher section")
         return self

@@ -93,13 +93,20 @@ export:
     return recipe
 
 
-def test_a_sharegpt_file_gives_exactly_the_expected_split_with_reasons(tmp_path):
+@pytest.fixture(scope="module")
+def vicuna_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("vicuna")
     data = tmp_path / "sharegpt.json"
     data.write_text(json.dumps(CONVERSATIONS, ensure_ascii=False), encoding="utf-8")
     recipe = write_recipe(tmp_path, data)
     assert run_cli("validate", str(recipe)).returncode == 0
     result = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), "-q")
     assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_a_sharegpt_file_gives_exactly_the_expected_split_with_reasons(vicuna_run):
+    tmp_path = vicuna_run
     kept = [json.loads(line) for line in (tmp_path / "run" / "accepted.jsonl").read_text().splitlines()]
     rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").read_text().splitlines()]
 
@@ -156,6 +163,21 @@ def test_a_sharegpt_file_gives_exactly_the_expected_split_with_reasons(tmp_path)
     assert {r["id"] for r in rejected} | {i.split("-part")[0] for i in by_id} == {c["id"] for c in CONVERSATIONS}
     summary = (tmp_path / "run" / "stats.json").read_text()
     assert "exact_duplicate" in summary and "missing_fields" in summary
+
+
+def test_the_report_shows_turns_tokens_per_role_language_mix_and_the_funnel(vicuna_run, tmp_path):
+    out = tmp_path / "report.html"
+    done = run_cli("report", str(vicuna_run / "run"), "-o", str(out), "--samples", "3")
+    assert done.returncode == 0, done.stderr
+    page = out.read_text(encoding="utf-8")
+    section = page[page.index('id="conversations"'):]
+    section = section[: section.index("</section>")]
+    kept = len((vicuna_run / "run" / "accepted.jsonl").read_text().splitlines())
+    assert f"{kept:,} conversations" in section
+    assert "ko tokens per turn" in section and ">user<" in section and ">assistant<" in section
+    assert ">ja<" in section and ">en<" in section  # the language mix names the rejected languages
+    for reason in ("missing_fields", "empty_conversation", "exact_duplicate", "wrong_language"):
+        assert f">{reason}<" in section
 
 
 def test_same_role_reject_rejects_instead_of_merging(tmp_path):

@@ -246,12 +246,26 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        target = result
-        for part in parts[:-1]:
-            if not isinstance(target.get(part), dict):
-                target[part] = {}
-            target = target[part]
-        target[parts[-1]] = value
+        target: Any = result
+        for position, part in enumerate(parts):
+            last = position == len(parts) - 1
+            if isinstance(target, list):  # an item of a list section: sources.0.path
+                if not part.isdigit() or int(part) >= len(target):
+                    raise RecipeError([f"--set {item}: {'.'.join(parts[:position]) or parts[0]} has no item {part} "
+                                       f"(it has {len(target)})"])
+                index = int(part)
+                if last:
+                    target[index] = value
+                elif not isinstance(target[index], (dict, list)):
+                    target[index] = {}
+                target = target[index]
+                continue
+            if last:
+                target[part] = value
+            else:
+                if not isinstance(target.get(part), (dict, list)):
+                    target[part] = {}
+                target = target[part]
     return result
 
 

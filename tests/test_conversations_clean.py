@@ -202,3 +202,26 @@ def test_an_exchange_longer_than_the_limit_stays_whole_and_is_marked():
     parts = split_turns(turns, 4, lambda text: len(text.split()))
     assert [([m["content"] for m in p], over) for p, over in parts] == [
         (["s", "a b c", "d e f g h"], True), (["s", "i", "j"], False)]
+
+
+def test_a_named_tokenizer_counts_the_split(tmp_path):
+    """``conversations.tokenizer``: the split counts that tokenizer's tokens, not the language's words."""
+    tokenizers = pytest.importorskip("tokenizers")
+    transformers = pytest.importorskip("transformers")
+    from factory.conversations import word_counter
+    from factory.plugins import get_registry
+
+    vocab = {"[UNK]": 0, "a": 1, "b": 2, ",": 3, ".": 4}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()  # punctuation is a token of its own
+    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(tmp_path / "tok")
+    english = get_registry().get("language", "en").obj()
+    assert word_counter(english)("a, b.") == 2
+    count = word_counter(english, str(tmp_path / "tok"))
+    assert count("a, b.") == 4
+    turns = [{"role": r, "content": "a, b."} for r in ("user", "assistant", "user", "assistant")]
+    assert len(split_turns(turns, 8, count)) == 2 and len(split_turns(turns, 8, word_counter(english))) == 1
+    from factory.errors import UserError
+
+    with pytest.raises(UserError, match="conversations.tokenizer: could not load"):
+        word_counter(english, str(tmp_path / "nowhere"))

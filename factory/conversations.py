@@ -15,7 +15,7 @@ filtered. In order, for each conversation:
 5. consecutive turns of the same role: ``same_role: merge`` (the default) joins them into one turn with a
    blank line between, in order, since they are one speaker's message sent in pieces; ``same_role: reject``
    rejects the conversation as ``same_role_turns`` instead; a trailing user turn without a reply is dropped
-   (nothing to learn from it);
+   (nothing to learn from it), except in a preference record, whose replies are ``chosen`` / ``rejected``;
 6. an exact duplicate of an earlier conversation (same roles and contents after steps 2-5) is
    ``exact_duplicate``, naming the first one;
 7. a conversation longer than ``max_tokens`` is split at turn boundaries into parts that each start with a
@@ -114,11 +114,22 @@ def word_counter(language: Any, tokenizer: str | None = None) -> Callable[[str],
 
 @dataclass
 class CleanResult:
-    """Conversations after cleaning, in source order, and the rejected ones with their verdicts."""
+    """Per source record, in order: the records it became (one, or the parts of a split) or its verdict."""
 
-    kept: list[Record] = field(default_factory=list)
-    rejected: list[tuple[Record, Verdict]] = field(default_factory=list)
-    split: int = 0  # conversations split into parts
+    items: list[tuple[Record, list[Record], Verdict | None]] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[Record]:
+        return [part for _, parts, _ in self.items for part in parts]
+
+    @property
+    def rejected(self) -> list[tuple[Record, Verdict]]:
+        return [(record, verdict) for record, _, verdict in self.items if verdict is not None]
+
+    @property
+    def split(self) -> int:
+        """Conversations split into parts."""
+        return sum(1 for _, parts, _ in self.items if len(parts) > 1)
 
 
 def _merge(turns: list[Message]) -> tuple[list[Message], int]:
@@ -149,9 +160,11 @@ def _structure(record: Record, options: Any) -> tuple[list[Message] | None, Verd
         if content:
             turns.append(message(m["role"], content))
     roles = {m["role"] for m in turns}
+    # a preference prompt ends on a user turn: its replies are chosen / rejected (or the labelled last turn)
+    replied = record.chosen is not None or record.rejected is not None
     if not turns:
         return None, ("empty_conversation", f"{len(record.messages)} turns, none with text"), done
-    if "assistant" not in roles:
+    if "assistant" not in roles and not replied:
         return None, ("no_assistant_turn", f"{len(turns)} turns"), done
     if "user" not in roles:
         return None, ("no_user_turn", f"{len(turns)} turns"), done
@@ -170,10 +183,10 @@ def _structure(record: Record, options: Any) -> tuple[list[Message] | None, Verd
     body, joins = _merge(body)
     if joins:
         done.append(f"merged_same_role:{joins}")
-    if body and body[-1]["role"] == "user":
+    if body and body[-1]["role"] == "user" and not replied:
         body.pop()
         done.append("dropped_trailing_user")
-    if not any(m["role"] == "assistant" for m in body):
+    if not replied and not any(m["role"] == "assistant" for m in body):
         return None, ("no_assistant_turn", "no assistant turn after a user turn"), done
     return system + body, None, done
 
@@ -213,23 +226,26 @@ def clean_conversations(records: Sequence[Record], options: Any, language: Any) 
     count = word_counter(language, options.tokenizer) if options.max_tokens else None
     for record in records:
         turns, verdict, done = _structure(record, options)
+        if verdict is None and options.exact_duplicates:
+            key = json.dumps(turns, ensure_ascii=False, sort_keys=True)
+            if key in seen:
+                verdict = ("exact_duplicate", f"same as {seen[key]}")
+            seen.setdefault(key, record.id)
         if verdict is not None:
-            result.rejected.append((record, verdict))
+            result.items.append((record, [], verdict))
             continue
-        key = json.dumps(turns, ensure_ascii=False, sort_keys=True)
-        if options.exact_duplicates and key in seen:
-            result.rejected.append((record, ("exact_duplicate", f"same as {seen[key]}")))
-            continue
-        seen.setdefault(key, record.id)
-        parts = split_turns(turns, options.max_tokens, count) if count else [(turns, False)]
-        if len(parts) > 1:
-            result.split += 1
+        # a preference record is one prompt with its judged replies: never cut
+        parts = split_turns(turns, options.max_tokens, count) if count and not record.is_preference else [(turns, False)]
+        pieces = []
         for number, (part, over) in enumerate(parts, start=1):
-            piece = Record(part, id=record.id if len(parts) == 1 else f"{record.id}-part{number}", meta=dict(record.meta))
+            piece = record.copy()  # keeps the Alpaca input, preference fields and meta
+            piece.messages = part
             piece.meta["cleaning"] = done + ([f"split:{number}/{len(parts)}"] if len(parts) > 1 else [])
             if len(parts) > 1:
+                piece.id = f"{record.id}-part{number}"
                 piece.meta.update({"part": number, "parts": len(parts), "source_id": record.id})
             if over:
                 piece.meta["over_max_tokens"] = True
-            result.kept.append(piece)
+            pieces.append(piece)
+        result.items.append((record, pieces, None))
     return result

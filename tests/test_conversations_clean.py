@@ -225,3 +225,30 @@ def test_a_named_tokenizer_counts_the_split(tmp_path):
 
     with pytest.raises(UserError, match="conversations.tokenizer: could not load"):
         word_counter(english, str(tmp_path / "nowhere"))
+
+
+def test_cleaning_keeps_every_record_apart_and_what_the_record_holds():
+    """Records sharing a source_id stay apart; an Alpaca input and preference fields survive; a preference
+    record is never split (one prompt with its judged replies)."""
+    from types import SimpleNamespace
+
+    from factory.conversations import clean_conversations
+    from factory.plugins import get_registry
+    from factory.records import Record
+
+    options = SimpleNamespace(html_to_markdown=True, same_role="merge", exact_duplicates=True, max_tokens=3,
+                              tokenizer=None)
+    english = get_registry().get("language", "en").obj()
+    alpaca = Record.from_alpaca("Summarize the text.", "Cats sleep a lot.", "They sleep.", id="a",
+                                meta={"source_id": "same"})
+    other = Record.from_alpaca("Name a colour.", "", "Red.", id="b", meta={"source_id": "same"})
+    pair = Record([{"role": "user", "content": "one two"}, {"role": "assistant", "content": "three four"},
+                   {"role": "user", "content": "five six"}], id="p", chosen="seven eight", rejected="nine")
+    result = clean_conversations([alpaca, other, pair], options, english)
+    kept = result.kept
+    assert [r.id for r in kept] == ["a", "b", "p"] and not result.rejected
+    assert kept[0].input == "Cats sleep a lot." and kept[0].instruction == "Summarize the text."
+    assert kept[2].chosen == "seven eight" and kept[2].rejected == "nine"
+    assert [m["content"] for m in kept[2].messages] == ["one two", "three four", "five six"]  # prompt intact
+    prompt_only = Record([{"role": "user", "content": "Which is better?"}], id="q", chosen="This.", rejected="That.")
+    assert clean_conversations([prompt_only], options, english).kept[0].messages == prompt_only.messages

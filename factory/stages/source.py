@@ -89,18 +89,15 @@ class SourceStage:
         from factory.conversations import clean_conversations
 
         result = clean_conversations(records, ctx.recipe.conversations, ctx.language)
-        kept_by_source: dict[str, list[Record]] = {}
-        for record in result.kept:
-            kept_by_source.setdefault(record.meta.get("source_id", record.id), []).append(record)
-        rejected = {id(record): verdict for record, verdict in result.rejected}
         ordered: list[Record] = []
-        for record in records:
-            if id(record) in rejected:
-                ordered.append(record)
-                ctx.source_rejections[record.id] = rejected[id(record)]
-            else:
-                ordered += kept_by_source.pop(record.meta.get("source_id", record.id), [])
-        ctx.extra["conversations_split"] = result.split
+        verdicts = []
+        for record, parts, verdict in result.items:
+            ordered += [record] if verdict is not None else parts
+            verdicts += [verdict] if verdict is not None else [None] * len(parts)
+        _unique_ids(ordered)  # a part's id (x-part2) may be taken by another record
+        for record, verdict in zip(ordered, verdicts):
+            if verdict is not None:
+                ctx.source_rejections[record.id] = verdict
         return ordered
 
     @staticmethod

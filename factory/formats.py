@@ -173,7 +173,7 @@ def load_source(path: str | Path, fmt: str = "auto", *, on_error: str = "raise")
         return load_records(path)
     if fmt == "auto" or fmt in FORMAT_NAMES:
         forced = None if fmt == "auto" else fmt
-        return [record for record in (_forced(path, row, forced, on_error) for row in _rows(path)) if record is not None]
+        return [_forced(path, row, forced, on_error) for row in _rows(path)]
     if fmt not in FILE_FORMATS and fmt in FILE_FORMAT_MODULES:
         import importlib
 
@@ -228,7 +228,9 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
     return [(str(lineno), row) for lineno, row in iter_json_lines(path)]
 
 
-def _forced(path: Path, where_row: tuple[str, Any], fmt: str | None, on_error: str = "raise") -> Record | None:
+def _forced(path: Path, where_row: tuple[str, Any], fmt: str | None, on_error: str = "raise") -> Record:
+    """One row as a record (``fmt`` None: its format from its keys); a malformed row raises a located UserError,
+    or with ``on_error="reject"`` becomes an empty record carrying the problem (see :func:`load_source`)."""
     where, row = where_row
     try:
         if not isinstance(row, dict):
@@ -236,7 +238,8 @@ def _forced(path: Path, where_row: tuple[str, Any], fmt: str | None, on_error: s
         if fmt is None and "instances" in row:  # a seed task: its first instance
             from factory.records import _seed_from_dict
 
-            record = _seed_from_dict(path, 0, row).first_record()
+            number = int("".join(ch for ch in where if ch.isdigit()) or 0)
+            record = _seed_from_dict(path, number + (0 if where.isdigit() else 1), row).first_record()
         else:
             if fmt is None and detect_format(row) is None:
                 raise RowError(f"no known row format (keys: {', '.join(sorted(map(str, row))) or 'none'})")

@@ -252,3 +252,40 @@ def test_cleaning_keeps_every_record_apart_and_what_the_record_holds():
     assert [m["content"] for m in kept[2].messages] == ["one two", "three four", "five six"]  # prompt intact
     prompt_only = Record([{"role": "user", "content": "Which is better?"}], id="q", chosen="This.", rejected="That.")
     assert clean_conversations([prompt_only], options, english).kept[0].messages == prompt_only.messages
+
+
+def test_split_invariants_hold_for_any_conversation():
+    """Whatever the turn lengths: parts start with a user turn, cut only before one, repeat the system prompt,
+    give back the turns in order, and exceed the limit only when one exchange alone does."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    def count(text):
+        return len(text.split())
+
+    exchanges = st.lists(st.tuples(st.integers(1, 12), st.lists(st.integers(1, 12), min_size=1, max_size=2)),
+                         min_size=1, max_size=30)
+
+    @settings(max_examples=150, deadline=None)
+    @given(exchanges, st.integers(1, 40), st.booleans())
+    def check(shape, limit, with_system):
+        system = [{"role": "system", "content": "s"}] if with_system else []
+        turns = list(system)
+        for user, replies in shape:
+            turns.append({"role": "user", "content": " ".join(["u"] * user)})
+            turns += [{"role": "assistant", "content": " ".join(["a"] * n)} for n in replies]
+        parts = split_turns(turns, limit, count)
+        body = []
+        for part, over in parts:
+            assert part[: len(system)] == system
+            rest = part[len(system):]
+            assert rest[0]["role"] == "user"
+            size = sum(count(m["content"]) for m in part)
+            assert over == (size > limit)
+            if over:  # only a single exchange may pass the limit
+                assert sum(m["role"] == "user" for m in rest) == 1
+            body += rest
+        assert system + body == turns
+
+    check()

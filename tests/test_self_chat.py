@@ -159,6 +159,22 @@ def test_distill_answers_each_prompt_and_rejects_refusals(tmp_path):
     assert all(r["meta"]["distill"]["prompt_id"].startswith("q") for r in kept)
 
 
+def test_transcript_mode_makes_a_conversation_in_one_request(tmp_path):
+    with LoopbackOpenAI(conversation_responder) as server:
+        recipe = _recipe(tmp_path, server.base_url, target=4, options="  mode: transcript\n  max_turns: 2")
+        done = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), "-q")
+        assert done.returncode == 0, done.stderr
+        bodies = [entry["body"] for entry in server.requests]
+    # one request per conversation: the transcript prompt, never a per-turn request
+    assert bodies and all(len(b["messages"]) == 1 and "실제 같은 대화" in b["messages"][0]["content"] for b in bodies)
+    kept = _journal(tmp_path / "run" / "accepted.jsonl")
+    assert len(kept) >= 4 and len(bodies) == len({b["messages"][0]["content"] for b in bodies})
+    for row in kept:  # three exchanges written, cut to max_turns user turns
+        assert [m["role"] for m in row["messages"]] == ["user", "assistant", "user", "assistant"]
+        assert not any(m["content"].startswith("[") for m in row["messages"])  # labels parsed away
+        assert row["messages"][0]["content"] in KO_QUESTIONS
+
+
 def test_transcript_mode_parses_labelled_turns():
     text = "[USER] 첫 질문입니다.\n[AI] 첫 답입니다.\n계속되는 답.\n[USER] 둘째 질문?\n[AI] 둘째 답.\n[USER] 고맙습니다."
     from factory.plugins import get_registry

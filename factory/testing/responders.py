@@ -124,6 +124,7 @@ def conversation_responder(request: dict[str, Any], stop_after: int = 3) -> str:
     - a user-role prompt (the transcript and "write the person's next message") gets a follow-up question on the
       conversation's topic, or the stop marker once the transcript holds ``stop_after`` user turns (and, for one
       chat in eight, after the first: the stop rule and ``chat_too_short`` get real cases);
+    - a transcript-mode prompt gets a whole labelled dialogue of three exchanges on the question's topic;
     - any other chat request gets an answer to its last user message (one in ten distill prompts that mention
       "비밀" / "secret" get a refusal).
     """
@@ -142,6 +143,16 @@ def conversation_responder(request: dict[str, Any], stop_after: int = 3) -> str:
         topic = _topic(first, korean)
         bank = _KO_FOLLOW_UPS if korean else _EN_FOLLOW_UPS
         return bank[(users + rng.randrange(len(bank))) % len(bank)].format(topic=topic)
+    if "실제 같은 대화" in last or "Write a realistic chat" in last:  # transcript mode: the whole dialogue
+        question = last.rsplit("질문: " if korean else "Question: ", 1)[-1].strip()
+        labels = ("[사용자]", "[AI]") if korean else ("[USER]", "[AI]")
+        topic = _topic(question, korean)
+        follow = _KO_FOLLOW_UPS if korean else _EN_FOLLOW_UPS
+        answers = _KO_ANSWERS if korean else _EN_ANSWERS
+        lines = [f"{labels[0]} {question}", f"{labels[1]} {answers[0].format(topic=topic)}"]
+        for n in range(2):
+            lines += [f"{labels[0]} {follow[n].format(topic=topic)}", f"{labels[1]} {answers[n + 1].format(topic=topic)}"]
+        return "\n".join(lines)
     if ("비밀" in last or "secret" in last.lower()) and len(messages) <= 2:
         return "죄송하지만 그 질문에는 답변드릴 수 없습니다." if korean else "I'm sorry, I cannot help with that."
     rng = _digest(last)

@@ -34,7 +34,8 @@ class View:
 
 VIEWS: dict[str, View] = {}
 #: view name -> module that registers it (imported when a recipe names the view)
-VIEW_MODULES: dict[str, str] = {}
+VIEW_MODULES: dict[str, str] = {name: "factory.conversation_views"
+                                 for name in ("messages", "sharegpt", "llama-factory", "axolotl")}
 
 
 def register_view(view: View) -> None:

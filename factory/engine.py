@@ -47,6 +47,17 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
                quiet: bool = False, options: RunOptions | None = None) -> RunOutcome:
     options = options or RunOptions(restart=restart, quiet=quiet)
     run = RunFolder(out or default_run_dir(loaded))
+    from factory import runlock
+
+    with runlock.acquire(run.path, purpose="run") as lock:
+        if lock.took_over:
+            Progress(quiet=options.quiet).log(
+                f"note: {run.path} was locked by pid {lock.took_over.get('pid')}, which ended without "
+                "releasing it; taking over")
+        return _run_locked(loaded, run, options)
+
+
+def _run_locked(loaded: LoadedRecipe, run: RunFolder, options: RunOptions) -> RunOutcome:
     progress = Progress(quiet=options.quiet)
     ctx = RunContext(loaded=loaded, run=run, progress=progress, budget=Budget(loaded.recipe.budget_usd))
     ctx.run_options = options

@@ -139,8 +139,14 @@ class RunFolder:
         naming what changed; ``restart`` moves the old folder aside first.
         """
         if restart and self.path.exists():
+            from factory import runlock
+
             backup = self.path.with_name(f"{self.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
             shutil.move(str(self.path), str(backup))
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = runlock.held(self.path)
+            if lock is not None:
+                lock.relocate()
         self.path.mkdir(parents=True, exist_ok=True)
         self.cache_dir.mkdir(exist_ok=True)
         resuming = self.exists()

@@ -122,6 +122,7 @@ class ResponseCache(SQLiteCache):
     """
 
     table = "responses"
+    what = "response cache"
 
     def __init__(self, path: str | Path):
         super().__init__(

@@ -47,17 +47,6 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
                quiet: bool = False, options: RunOptions | None = None) -> RunOutcome:
     options = options or RunOptions(restart=restart, quiet=quiet)
     run = RunFolder(out or default_run_dir(loaded))
-    from factory import runlock
-
-    with runlock.acquire(run.path, purpose="run") as lock:
-        if lock.took_over:
-            Progress(quiet=options.quiet).log(
-                f"note: {run.path} was locked by pid {lock.took_over.get('pid')}, which ended without "
-                "releasing it; taking over")
-        return _run_locked(loaded, run, options)
-
-
-def _run_locked(loaded: LoadedRecipe, run: RunFolder, options: RunOptions) -> RunOutcome:
     progress = Progress(quiet=options.quiet)
     ctx = RunContext(loaded=loaded, run=run, progress=progress, budget=Budget(loaded.recipe.budget_usd))
     ctx.run_options = options
@@ -65,6 +54,18 @@ def _run_locked(loaded: LoadedRecipe, run: RunFolder, options: RunOptions) -> Ru
     problems = plan_problems(loaded, plan)  # packages and keys, before anything is paid
     if problems:
         raise UserError("; ".join(problems))
+    from factory import runlock
+
+    # one writer per run folder for the whole run (released on any exit; see factory.runlock)
+    with runlock.acquire(run.path, purpose="run") as lock:
+        if lock.took_over:
+            progress.log(f"note: {run.path} was locked by pid {lock.took_over.get('pid')}, which ended without "
+                         "releasing it; taking over")
+        return _run_locked(ctx, plan)
+
+
+def _run_locked(ctx: RunContext, plan: list) -> RunOutcome:
+    loaded, run, options, progress = ctx.loaded, ctx.run, ctx.run_options, ctx.progress
     for stage in plan:
         if stage.name in INPUT_STAGES:
             stage.run(ctx)

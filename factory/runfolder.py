@@ -215,7 +215,10 @@ class RunFolder:
             for path in (self.accepted_path, self.rejected_path):
                 path.write_bytes(b"")
             self._save_state()
-        atomic_write_text(self.recipe_path, yaml.safe_dump(recipe_data, allow_unicode=True, sort_keys=False))
+        from factory.secrets_scan import scrub
+
+        # secret-free by construction (keys live in the environment); scrubbed anyway, as export does
+        atomic_write_text(self.recipe_path, yaml.safe_dump(scrub(recipe_data), allow_unicode=True, sort_keys=False))
         return resuming
 
     def _truncate_to_committed(self) -> None:

@@ -78,3 +78,36 @@ def test_one_empty_reply_is_retried_within_the_run_and_billed(tmp_path):
     assert _kept(tmp_path / "run") == _kept(tmp_path / "ref")
     totals = json.loads((tmp_path / "run" / "stats.json").read_text())["totals"]
     assert totals["retries"] == 1 and totals["requests"] + totals["retries"] == clean_requests + 1
+
+
+PIPELINE = """\
+name: pipeline
+language: en
+batch_size: 8
+method:
+  seeds: {seeds}
+  target: 100
+teacher:
+  plugin: openai
+  model: loopback-model
+  api: completions
+  base_url: {url}
+  concurrency: 32
+export:
+  enabled: false
+"""
+
+
+def test_concurrency_32_with_batch_size_8_keeps_32_requests_in_flight_at_the_server(tmp_path):
+    """Batches overlap (up to concurrency / batch_size + 1 of them), so the teacher is never limited to one
+    batch's 8 requests, while commits stay in plan order."""
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    with LoopbackOpenAI(self_instruct_responder, latency_s=0.5) as server:
+        recipe = tmp_path / "p.yaml"
+        recipe.write_text(PIPELINE.format(seeds=seeds, url=server.base_url))
+        result = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), "--quiet")
+        assert result.returncode == 0, result.stderr
+        assert server.max_in_flight == 32
+        assert len(server.requests) > 32
+    batches = [r["meta"]["batch"] for r in read_journal_rows(tmp_path / "run" / "accepted.jsonl")]
+    assert batches == sorted(batches) and len(set(batches)) >= 3  # committed in plan order, batch after batch

@@ -122,6 +122,14 @@ def test_report_and_push_are_refused_while_a_writer_holds_the_folder_and_the_loc
             assert result.returncode == 2, result.stderr
             assert len(result.stderr.strip().splitlines()) == 1 and f"pid {holder.pid}" in result.stderr
         assert not (tmp_path / "t").exists()
+        # train reads RUN under a shared lock (--data RUN) and writes its --out folder under an exclusive one
+        pytest.importorskip("factory_peft")
+        train = tmp_path / "train.yaml"
+        train.write_text("name: t\nlanguage: en\ntrain:\n  plugin: peft\n  base_model: /no/such/model\n  method: lora\n")
+        for args in (["--data", str(out), "--out", str(tmp_path / "other")], ["--out", str(out)]):
+            result = run_cli("train", str(train), *args, "--quiet")
+            assert result.returncode == 2 and f"pid {holder.pid}" in result.stderr, result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1
     finally:
         holder.kill()
         holder.wait()

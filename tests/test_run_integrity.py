@@ -241,3 +241,50 @@ def test_push_refuses_an_unfinished_run_and_an_incomplete_export_and_partial_say
     assert not (tmp_path / "t3").exists()
     assert run_cli("run", str(recipe), "--out", str(out)).returncode == 0  # the fix the message names
     assert run_cli("push", str(out), "--repo", "org/name", "--dry-run", str(tmp_path / "t3")).returncode == 0
+
+
+# ----------------------------------------------------------------------------------- kills and the budget
+
+
+def test_random_sigkills_then_resume_count_every_request_the_server_received_within_the_budget(tmp_path):
+    """Kills land while requests are on the wire: those are written down (at their estimate) before they are
+    sent, so after the last resume the manifest counts exactly what the server received and the spend it
+    counts (settled + estimated) never passes budget_usd."""
+    import random
+
+    from factory.manifest import RunManifest
+
+    rng = random.Random(20)
+    budget = 0.005
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    with LoopbackOpenAI(self_instruct_responder, latency_s=0.3) as server:
+        recipe = tmp_path / "k.yaml"
+        recipe.write_text(GENERATE.format(seeds=seeds, url=server.base_url).replace(
+            "  target: 40\n", "  target: 110\n  max_tokens: 256\n").replace(
+            "batch_size: 2\n", f"batch_size: 2\nbudget_usd: {budget}\n").replace(
+            "model: loopback-model", "model: gpt-4o-mini"))  # priced, so the budget binds
+        out = tmp_path / "run"
+        args = ["run", str(recipe), "--out", str(out), "--quiet"]
+        kills = 0
+        for _ in range(4):
+            before = len(server.requests)
+            process = _factory(*args)
+            _wait_for(lambda: len(server.requests) > before or process.poll() is not None)
+            if process.poll() is not None:
+                break
+            time.sleep(rng.uniform(0.05, 1.2))  # anywhere: start-up, mid-request, mid-commit
+            process.kill()
+            process.wait()
+            kills += 1
+        final = run_cli(*args)
+        assert final.returncode in (0, 3), final.stderr  # finished, or stopped by the budget
+        if final.returncode == 3:
+            assert "budget_usd" in final.stderr
+        received = len(server.requests)
+    assert kills >= 2
+    manifest = RunManifest.load(out / "stats.json")
+    totals = manifest.totals
+    assert totals.requests + totals.retries == received
+    assert totals.cost_usd + totals.estimated_usd <= budget
+    accepted = [json.loads(line) for line in (out / "accepted.jsonl").read_text().splitlines()]
+    assert len({r["id"] for r in accepted}) == len(accepted) == manifest.accepted

@@ -131,19 +131,13 @@ def recover(folder: Path) -> list[str]:
 
 def _writer_alive(path: Path) -> bool:
     """A staging folder of a process still running (``data.new-<pid>``) is not ours to remove."""
+    from factory.runlock import pid_alive
+
     try:
         pid = int(path.name.rsplit("-", 1)[1])
     except (IndexError, ValueError):
         return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid != os.getpid() and pid_alive(pid)
 
 
 def read_record(folder: Path) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ class RunContext:
     started_at: float = field(default_factory=time.time)
     ledger: Any = None  # factory.ledger.Ledger once the run folder is open
     run_options: Any = None  # factory.engine.RunOptions
+    run_log: Any = None  # factory.runlog.RunLog: RUN/run.log while the run holds the folder
     _language: Language | None = None
 
     @property

@@ -228,8 +228,24 @@ def _problem(source_name: str, doc: PositionedYAML | None, loc: tuple, message: 
     for key in overrides:
         if dotted == key or dotted.startswith(key + "."):
             return f"--set {key}: {dotted}: {message}"
+    for key in overrides:  # a key that --set added (``--set foo.bar=1``: ``foo`` is unknown), not in the file
+        if key.startswith(dotted + ".") and not _in_document(doc, loc):
+            return f"--set {key}: {dotted}: {message}"
     line, col = doc.position(loc, value=at_value) if doc else (1, 1)
     return f"{source_name}:{line}:{col}: {dotted}: {message}"
+
+
+def _in_document(doc: PositionedYAML | None, loc: tuple) -> bool:
+    """Whether the recipe file itself has the key at ``loc`` (rather than an override adding it)."""
+    node: Any = doc.data if doc else None
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

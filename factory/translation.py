@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import random
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from factory.costs import Budget, Usage
-from factory.errors import StopRun, UserError
+from factory.errors import StopRun
 from factory.protect import (SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask, restore_scheme_1,
                              reusable_from_scheme_1)
 from factory.records import Record
@@ -93,22 +92,17 @@ class TranslationCache(SQLiteCache):
     """
 
     table = "translations"
+    what = "translation cache"
 
     def __init__(self, path: str | Path | None = None):
         path = Path(path) if path is not None else default_cache_dir() / CACHE_FILE
-        try:
-            super().__init__(
-                path,
-                "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, engine TEXT NOT NULL, "
-                "source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, source_text TEXT NOT NULL, "
-                "output TEXT NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL)",
-                busy_timeout_s=30.0,
-            )
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise UserError(
-                f"{path}: the translation cache cannot be opened ({exc}); "
-                f"move the file away or set {CACHE_DIR_ENV} to another folder"
-            ) from None
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, engine TEXT NOT NULL, "
+            "source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, source_text TEXT NOT NULL, "
+            "output TEXT NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL)",
+            busy_timeout_s=30.0,
+        )
 
     @staticmethod
     def key(engine: str, source: str, target: str, text: str, scheme: str = SCHEME_VERSION) -> str:

@@ -28,7 +28,16 @@ def report_command(run_dir: str, output: str | None, samples: int, top_verbs: in
     if missing:
         raise UserError(missing[0])
 
-    result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects)
+    from pathlib import Path
+
+    from factory import runlock
+
+    lock = runlock.shared(run_dir, purpose="report on") if (Path(run_dir) / "accepted.jsonl").exists() else None
+    try:
+        result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects)
+    finally:
+        if lock is not None:
+            lock.release()
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if timings:

@@ -125,6 +125,12 @@ class Method(Plugin):
         return MethodEstimate(0, 0, 0, 0, [("estimate", f"method {type(self).__name__} gives no estimate")])
 
     @classmethod
+    def run_summary(cls, run_dir: Any) -> dict[str, Any] | None:
+        """Figures about what this method made, read from a run folder's journals, for stats.json
+        (``method_summary``), the card and the report; None when the method has none."""
+        return None
+
+    @classmethod
     def teachers_for(cls, options: Any) -> dict[str, Any]:
         """Teacher sections in this method's own options (role -> TeacherSpec: a judge ...), for provenance,
         requirements and the fingerprint (their identities are part of the method's identity already)."""

@@ -42,6 +42,9 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
             t = recipe.translate
             provenance.translation = {"source_lang": t.source_lang, "target_lang": t.target_lang or recipe.language,
                                       "fields": list(t.fields), "regenerate_output": t.regenerate_output}
+    method_summary = None
+    if recipe.method:
+        method_summary = ctx.loaded.plugin("method").cls.run_summary(ctx.run.path)
     return RunManifest(
         recipe=recipe.name,
         language=recipe.language,
@@ -57,6 +60,7 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
         usage=usage,
         totals=totals,
         budget_usd=recipe.budget_usd,
+        method_summary=method_summary,
         provenance=provenance,
     )
 

@@ -7,6 +7,7 @@ are ours). The core methods and filters look them up with ``Language.wording(key
 from __future__ import annotations
 
 from factory.default_plugins.evol_instruct import EvolWording
+from factory.default_plugins.pairwise_judge import PairwiseWording
 from factory.default_plugins.self_instruct_original import OriginalWording
 from factory.quality_judge import QualityRubric
 
@@ -80,4 +81,16 @@ KOREAN_RUBRIC = QualityRubric(
     reply_format='다른 말 없이 JSON으로만 답하세요: {"score": <0에서 5 사이의 숫자>, "reason": "<한 문장 이유>"}',
 )
 
-WORDINGS = {"evol-instruct": KOREAN_EVOL, "self-instruct-original": KOREAN_ORIGINAL, "judge": KOREAN_RUBRIC}
+KOREAN_PAIRWISE = PairwiseWording(
+    system=("당신은 같은 요청에 대한 AI 비서의 응답 두 개를 공정하게 비교합니다. 응답이 제시된 순서나 길이에 "
+            "흔들리지 마세요."),
+    template=(
+        "어느 응답이 요청에 더 잘 맞나요? 정확성을 가장 먼저 보고, 그다음 유용성, 그다음 요청의 형식과 조건을 "
+        "지켰는지를 보세요. 어느 쪽도 낫지 않을 때만 무승부(tie)라고 하세요.\n\n"
+        "요청:\n{prompt}\n\n응답 A:\n{first}\n\n응답 B:\n{second}\n\n"
+        '다른 말 없이 JSON으로만 답하세요: {{"winner": "A" 또는 "B" 또는 "tie", "reason": "<한 문장 이유>"}}'
+    ),
+)
+
+WORDINGS = {"evol-instruct": KOREAN_EVOL, "self-instruct-original": KOREAN_ORIGINAL, "judge": KOREAN_RUBRIC,
+            "pairwise-judge": KOREAN_PAIRWISE}

@@ -121,12 +121,16 @@ class PairwiseJudge(Method):
     def batch_count(self, ctx: MethodContext) -> int | None:
         from factory.preferences import batch_total
 
+        if not hasattr(self, "prompts"):
+            self.prepare(ctx)
         return batch_total(self.prompts, ctx.batch_size)
 
     async def run_batch(self, ctx: MethodContext, batch_no: int) -> BatchResult:
         from factory.preferences import Answer, Clients, batch_slice, sample_answers
 
         o = self.options
+        if not hasattr(self, "prompts"):
+            self.prepare(ctx)
         prompts = batch_slice(self.prompts, batch_no, ctx.batch_size)
         clients = Clients(ctx, o.teachers, o.judge)
         try:

@@ -1,0 +1,204 @@
+"""ai-feedback and pairwise-judge: whole runs through the real ``openai`` client against the loopback server, with a
+deterministic answerer and judge (:class:`factory.testing.responders.PreferenceTeacher`): valid pairs, ties and
+position-inconsistent judgements dropped with reasons, invalid judge replies retried then rejected, resume without
+paying twice (counted on the server), and the budget."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from factory.testing.helpers import read_journal_rows, run_cli, write_seeds
+from factory.testing.responders import PreferenceTeacher, _digest
+from factory_openai.loopback import LoopbackOpenAI
+
+KEY = "sk-loopback-preferences"
+EN_PROMPTS = [f"Plan a small {thing} for a neighbourhood group of {n} people."
+              for thing in ("picnic", "book club", "clean-up day", "garden", "choir", "chess night") for n in (8, 20)]
+KO_PROMPTS = [f"{n}명이 모이는 동네 {thing} 계획을 세워 주세요." for thing in ("소풍", "독서 모임", "대청소", "텃밭", "합창단", "바둑 모임")
+              for n in (8, 20)]
+
+RECIPE = """\
+name: pref-{method}
+language: {language}
+seed: 1
+batch_size: 3
+{budget}
+method:
+  plugin: {method}
+  seeds: {seeds}
+  target: 100
+{options}
+teacher:
+  plugin: openai
+  model: gpt-4o-mini
+  api: chat
+  base_url: {url}
+  api_key_env: LOOPBACK_KEY
+  concurrency: 8
+{price}
+filters: []
+export:
+  test_size: 0.0
+"""
+
+
+def _recipe(tmp_path: Path, server: LoopbackOpenAI, method: str, language: str = "en", options: str = "",
+            budget: float | None = None, price: bool = False) -> Path:
+    prompts = EN_PROMPTS if language == "en" else KO_PROMPTS
+    seeds = write_seeds(tmp_path / f"seeds-{language}.jsonl", prompts)
+    recipe = tmp_path / f"{method}-{language}.yaml"
+    recipe.write_text(RECIPE.format(
+        method=method, language=language, seeds=seeds, options=options, url=server.base_url,
+        budget=f"budget_usd: {budget}" if budget is not None else "",
+        price="  price: {input_per_1m: 1000, output_per_1m: 1000}" if price else ""), encoding="utf-8")
+    return recipe
+
+
+def _run(recipe: Path, out: Path, *args: str):
+    return run_cli("run", str(recipe), "--out", str(out), "-q", *args, env={"LOOPBACK_KEY": KEY})
+
+
+def _bodies(server: LoopbackOpenAI) -> list[dict]:
+    return [r["body"] for r in server.requests if r["path"].endswith("/chat/completions")]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_ai_feedback_keeps_best_vs_worst_and_drops_ties_low_margins_and_unparsed_judgements(tmp_path, language):
+    if language == "ko":
+        pytest.importorskip("factory_ko")
+    teacher = PreferenceTeacher()
+    with LoopbackOpenAI(teacher, api_key=KEY) as server:
+        recipe = _recipe(tmp_path, server, "ai-feedback", language, "  answers: 4\n  margin: 2")
+        done = _run(recipe, tmp_path / "run")
+        assert done.returncode == 0, done.stderr
+    accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
+    rejected = read_journal_rows(tmp_path / "run" / "rejected.jsonl")
+    prompts = EN_PROMPTS if language == "en" else KO_PROMPTS
+    assert accepted and len(accepted) + len({r["meta"]["prompt_id"] for r in rejected
+                                             if r["reason"] != "judge_unparsed"}) == len(prompts)
+    for row in accepted:
+        pref = row["meta"]["preference"]
+        prompt = row["messages"][-1]["content"]
+        assert row["messages"][-1]["role"] == "user" and prompt in prompts
+        # the chosen answer has the most steps of the four sampled, the rejected the fewest (what the judge scores)
+        counts = [teacher.sentences(prompt, k) for k in range(4)]
+        assert teacher.quality(row["chosen"]) == max(counts) + 1 and teacher.quality(row["rejected"]) == min(counts) + 1
+        assert pref["margin"] == row["score"] == pref["chosen"]["score"] - pref["rejected"]["score"] >= 2
+        assert len(pref["answers"]) >= 2 and all(0 <= a["score"] <= 5 for a in pref["answers"])
+    reasons = Counter(r["reason"] for r in rejected)
+    assert {"preference_tie", "low_margin", "judge_unparsed"} <= set(reasons), reasons
+    for row in rejected:
+        pref = row["meta"]["preference"]
+        if row["reason"] == "preference_tie":
+            assert pref["margin"] == 0 and len({a["score"] for a in pref["answers"]}) == 1
+        if row["reason"] == "low_margin":
+            assert 0 < pref["margin"] < 2
+        if row["reason"] == "judge_unparsed":
+            assert "schema_invalid" in row["detail"] and "3 attempt" in row["detail"]
+    # invalid replies were asked again: every judge body of an unparsed answer three times, once-invalid ones twice
+    judged = Counter(json.dumps(b["messages"], ensure_ascii=False) for b in _bodies(server) if "response_format" in b)
+    assert sorted(set(judged.values())) == [1, 2, 3]
+    assert all(b["response_format"]["type"] == "json_schema" for b in _bodies(server) if "response_format" in b)
+    rubric = "Rate the response below on a scale from 0 to 5." if language == "en" else "아래 응답을 0점에서 5점 사이로 평가하세요."
+    assert any(rubric in b["messages"][-1]["content"] for b in _bodies(server))
+    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
+    summary = stats["method_summary"]
+    assert stats["status"] == "finished" and summary["pairs"] == len(accepted)
+    assert summary["dropped"] == dict(sorted(reasons.items()))
+    assert summary["margins"]["min"] >= 2 and sum(summary["margins"]["histogram"].values()) == len(accepted)
+    (scores,) = summary["scores_by_teacher"].values()
+    assert scores["count"] == 4 * len(prompts) - reasons["judge_unparsed"]
+
+
+def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsistent_verdicts(tmp_path):
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        done = _run(_recipe(tmp_path, server, "pairwise-judge"), tmp_path / "run")
+        assert done.returncode == 0, done.stderr
+    accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
+    rejected = read_journal_rows(tmp_path / "run" / "rejected.jsonl")
+    assert len(accepted) + len(rejected) == len(EN_PROMPTS)
+    reasons = Counter(r["reason"] for r in rejected)
+    assert reasons["pairwise_tie"] and reasons["position_inconsistent"], reasons
+    for row in accepted:
+        judgements = row["meta"]["preference"]["judgements"]
+        assert [j["order"] for j in judgements] == ["xy", "yx"]
+        assert judgements[0]["winner"] == judgements[1]["winner"] != "tie"
+        assert {j["position"] for j in judgements} == {"first", "second"}  # the same answer, once in each place
+        assert PreferenceTeacher.quality(row["chosen"]) > PreferenceTeacher.quality(row["rejected"])
+    for row in rejected:
+        judgements = row["meta"]["preference"]["judgements"]
+        if row["reason"] == "position_inconsistent":  # the biased judge picks whatever is shown first
+            assert judgements[0]["winner"] != judgements[1]["winner"]
+            assert [j["position"] for j in judgements] == ["first", "first"]
+            assert _digest(row["messages"][0]["content"], "pref") % 4 == 0
+    # each pair was shown in both orders: the judge prompts hold the two answers swapped
+    judge_prompts = [b["messages"][-1]["content"] for b in _bodies(server) if "response_format" in b]
+    assert len(judge_prompts) == 2 * len(EN_PROMPTS)
+    bias = json.loads((tmp_path / "run" / "stats.json").read_text())["method_summary"]["position_bias"]
+    assert bias["pairs_compared"] == len(EN_PROMPTS) and bias["judgements"] == 2 * len(EN_PROMPTS)
+    assert bias["orders_disagree"] == reasons["position_inconsistent"]
+    assert bias["agreement"] == round(bias["orders_agree"] / bias["pairs_compared"], 4)
+    assert bias["first_position_share"] > 0.5  # the biased prompts tilt the judge to the first position
+
+
+def test_pairwise_judge_rejudges_given_pairs_without_sampling_answers(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [{"id": f"p{i}", "prompt": prompt, "chosen": PreferenceTeacher.answer(prompt, 0),
+             "rejected": PreferenceTeacher.answer(prompt, 1)} for i, prompt in enumerate(EN_PROMPTS[:6])]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        recipe = _recipe(tmp_path, server, "pairwise-judge", options=f"  prompts: {pairs}\n  prompts_format: trl-preference")
+        done = _run(recipe, tmp_path / "run")
+        assert done.returncode == 0, done.stderr
+    assert all("response_format" in b for b in _bodies(server)) and len(_bodies(server)) == 12  # judgements only
+    accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
+    assert {r["meta"]["prompt_id"] for r in accepted} <= {r["id"] for r in rows}
+    assert all(a["teacher"].startswith("given") for r in accepted for a in r["meta"]["preference"]["answers"])
+
+
+def test_ai_feedback_stopped_by_the_budget_resumes_without_paying_twice(tmp_path):
+    """A run stopped by its budget, then resumed with a larger one, sends the server exactly the requests of one
+    uninterrupted run, and keeps the same pairs; a finished run rerun sends nothing."""
+    options = "  answers: 3\n  margin: 1\n  max_tokens: 64\n  judge_max_tokens: 32"
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        (tmp_path / "once").mkdir()
+        once = _recipe(tmp_path / "once", server, "ai-feedback", options=options, price=True)
+        done = _run(once, tmp_path / "once" / "run")
+        assert done.returncode == 0, done.stderr
+        uninterrupted = len(server.requests)
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        (tmp_path / "resumed").mkdir()
+        recipe = _recipe(tmp_path / "resumed", server, "ai-feedback", options=options, budget=0.5, price=True)
+        stopped = _run(recipe, tmp_path / "resumed" / "run")
+        assert stopped.returncode != 0 and "budget" in stopped.stderr.lower(), stopped.stderr
+        stats = json.loads((tmp_path / "resumed" / "run" / "stats.json").read_text())
+        assert stats["status"] == "stopped" and stats["totals"]["cost_usd"] <= 0.5
+        first = len(server.requests)
+        assert 0 < first < uninterrupted
+        done = _run(recipe, tmp_path / "resumed" / "run", "--set", "budget_usd=100")
+        assert done.returncode == 0, done.stderr
+        assert len(server.requests) == uninterrupted  # nothing paid twice
+        again = _run(recipe, tmp_path / "resumed" / "run", "--set", "budget_usd=100")
+        assert again.returncode == 0 and len(server.requests) == uninterrupted
+
+    def pairs(folder: str) -> list[tuple]:  # the teacher labels hold each server's port; the data must match
+        return [(r["id"], r["messages"], r["chosen"], r["rejected"], r["score"])
+                for r in read_journal_rows(tmp_path / folder / "run" / "accepted.jsonl")]
+
+    assert pairs("resumed") == pairs("once") and pairs("once")
+
+
+def test_a_method_without_prompts_says_so_in_one_line(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"prompt": [{"role": "system", "content": "no user turn"}], "completion": "x",
+                                 "label": True}) + "\n")
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        recipe = _recipe(tmp_path, server, "ai-feedback", options=f"  prompts: {empty}")
+        done = _run(recipe, tmp_path / "run")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no prompts in" in done.stderr and str(empty) in done.stderr
+    assert not server.requests

@@ -45,6 +45,10 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
     method_summary = None
     if recipe.method:
         method_summary = ctx.loaded.plugin("method").cls.run_summary(ctx.run.path)
+    elif recipe.source and any(r.is_preference for r in ctx.source_records or ()):
+        from factory.preferences import run_summary  # human preference sources (votes, oasst, TRL rows)
+
+        method_summary = run_summary(ctx.run.path)
     return RunManifest(
         recipe=recipe.name,
         language=recipe.language,

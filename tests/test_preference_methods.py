@@ -43,6 +43,7 @@ teacher:
 filters: []
 export:
   test_size: 0.0
+  views: [trl-preference, trl-unpaired, llama-factory-ranking]
 """
 
 
@@ -112,6 +113,15 @@ def test_ai_feedback_keeps_best_vs_worst_and_drops_ties_low_margins_and_unparsed
     assert summary["margins"]["min"] >= 2 and sum(summary["margins"]["histogram"].values()) == len(accepted)
     (scores,) = summary["scores_by_teacher"].values()
     assert scores["count"] == 4 * len(prompts) - reasons["judge_unparsed"]
+    card = (tmp_path / "run" / "data" / "README.md").read_text()
+    assert "### Preference pairs" in card and "| margin threshold | 2 |" in card
+    assert "judge models | openai:gpt-4o-mini@127.0.0.1" in card and "rubric" in card
+    datasets = pytest.importorskip("datasets")
+    views = tmp_path / "run" / "data" / "views"
+    pref = datasets.load_dataset("json", data_files=str(views / "trl-preference" / "train.jsonl"))["train"]
+    assert pref.num_rows == len(accepted) and pref[0]["chosen"][0]["content"] == accepted[0]["chosen"]
+    unpaired = datasets.load_dataset("json", data_files=str(views / "trl-unpaired" / "train.jsonl"))["train"]
+    assert unpaired.num_rows == 2 * len(accepted)
 
 
 def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsistent_verdicts(tmp_path):
@@ -143,6 +153,10 @@ def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsisten
     assert bias["orders_disagree"] == reasons["position_inconsistent"]
     assert bias["agreement"] == round(bias["orders_agree"] / bias["pairs_compared"], 4)
     assert bias["first_position_share"] > 0.5  # the biased prompts tilt the judge to the first position
+    card = (tmp_path / "run" / "data" / "README.md").read_text()
+    assert "Position bias of the judge" in card
+    assert f"| first-position share of decided judgements (0.5 = no bias) | {bias['first_position_share']} |" in card
+    assert "comparison wording | A/B in both orders" in card
 
 
 def test_pairwise_judge_rejudges_given_pairs_without_sampling_answers(tmp_path):

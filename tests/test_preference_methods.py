@@ -122,6 +122,11 @@ def test_ai_feedback_keeps_best_vs_worst_and_drops_ties_low_margins_and_unparsed
     assert pref.num_rows == len(accepted) and pref[0]["chosen"][0]["content"] == accepted[0]["chosen"]
     unpaired = datasets.load_dataset("json", data_files=str(views / "trl-unpaired" / "train.jsonl"))["train"]
     assert unpaired.num_rows == 2 * len(accepted)
+    report = tmp_path / "report.html"
+    done = run_cli("report", str(tmp_path / "run"), "-o", str(report), "--samples", "2")
+    assert done.returncode == 0, done.stderr
+    html = report.read_text()  # a score histogram per answering teacher and the margin distribution
+    assert f"{scores['count']} scored, mean {scores['mean']:g}" in html and "Margins of the kept pairs" in html
 
 
 def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsistent_verdicts(tmp_path):
@@ -157,6 +162,12 @@ def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsisten
     assert "Position bias of the judge" in card
     assert f"| first-position share of decided judgements (0.5 = no bias) | {bias['first_position_share']} |" in card
     assert "comparison wording | A/B in both orders" in card
+    report = tmp_path / "report.html"
+    done = run_cli("report", str(tmp_path / "run"), "-o", str(report), "--samples", "2")
+    assert done.returncode == 0, done.stderr
+    html = report.read_text()
+    assert "Preference pairs" in html and "Judge agreement across orders: " \
+        f"{bias['orders_agree']} of {bias['pairs_compared']} pairs" in html
 
 
 def test_pairwise_judge_rejudges_given_pairs_without_sampling_answers(tmp_path):

@@ -129,13 +129,18 @@ def test_ai_feedback_keeps_best_vs_worst_and_drops_ties_low_margins_and_unparsed
     assert f"{scores['count']} scored, mean {scores['mean']:g}" in html and "Margins of the kept pairs" in html
 
 
-def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsistent_verdicts(tmp_path):
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsistent_verdicts(tmp_path, language):
+    if language == "ko":
+        pytest.importorskip("factory_ko")
     with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
-        done = _run(_recipe(tmp_path, server, "pairwise-judge"), tmp_path / "run")
+        done = _run(_recipe(tmp_path, server, "pairwise-judge", language), tmp_path / "run")
         assert done.returncode == 0, done.stderr
     accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
     rejected = read_journal_rows(tmp_path / "run" / "rejected.jsonl")
     assert len(accepted) + len(rejected) == len(EN_PROMPTS)
+    wording = "Which response serves the request better?" if language == "en" else "어느 응답이 요청에 더 잘 맞나요?"
+    assert all(wording in b["messages"][-1]["content"] for b in _bodies(server) if "response_format" in b)
     reasons = Counter(r["reason"] for r in rejected)
     assert reasons["pairwise_tie"] and reasons["position_inconsistent"], reasons
     for row in accepted:
@@ -162,6 +167,8 @@ def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsisten
     assert "Position bias of the judge" in card
     assert f"| first-position share of decided judgements (0.5 = no bias) | {bias['first_position_share']} |" in card
     assert "comparison wording | A/B in both orders" in card
+    if language == "ko":
+        return
     report = tmp_path / "report.html"
     done = run_cli("report", str(tmp_path / "run"), "-o", str(report), "--samples", "2")
     assert done.returncode == 0, done.stderr
@@ -183,6 +190,28 @@ def test_pairwise_judge_rejudges_given_pairs_without_sampling_answers(tmp_path):
     accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
     assert {r["meta"]["prompt_id"] for r in accepted} <= {r["id"] for r in rows}
     assert all(a["teacher"].startswith("given") for r in accepted for a in r["meta"]["preference"]["answers"])
+
+
+def test_pairwise_judge_rejudges_the_pairs_of_a_generated_run_folder(tmp_path):
+    """method.prompts may name a run folder: its kept pairs are judged again in both orders (the agreement of a
+    second judge with the first), and no answer is sampled."""
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        done = _run(_recipe(tmp_path, server, "ai-feedback"), tmp_path / "first")
+        assert done.returncode == 0, done.stderr
+        kept = read_journal_rows(tmp_path / "first" / "accepted.jsonl")
+        sent = len(server.requests)
+        recipe = _recipe(tmp_path, server, "pairwise-judge", options=f"  prompts: {tmp_path / 'first'}")
+        done = _run(recipe, tmp_path / "second")
+        assert done.returncode == 0, done.stderr
+        again = _bodies(server)[sent:]
+    assert kept and len(again) == 2 * len(kept) and all("response_format" in b for b in again)
+    judged = read_journal_rows(tmp_path / "second" / "accepted.jsonl") + \
+        read_journal_rows(tmp_path / "second" / "rejected.jsonl")
+    assert sorted(r["meta"]["prompt_id"] for r in judged) == sorted(r["id"] for r in kept)
+    # where the second judge agrees in both orders, it keeps the first judge's choice
+    first_choice = {r["id"]: r["chosen"] for r in kept}
+    assert all(first_choice[r["meta"]["prompt_id"]] == r["chosen"]
+               for r in read_journal_rows(tmp_path / "second" / "accepted.jsonl"))
 
 
 def test_ai_feedback_stopped_by_the_budget_resumes_without_paying_twice(tmp_path):

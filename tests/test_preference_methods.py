@@ -256,3 +256,19 @@ def test_a_method_without_prompts_says_so_in_one_line(tmp_path):
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "no prompts in" in done.stderr and str(empty) in done.stderr
     assert not server.requests
+
+
+@pytest.mark.parametrize("method", ["ai-feedback", "pairwise-judge"])
+def test_the_prompts_contents_not_their_path_are_the_methods_identity(tmp_path, method):
+    from factory.plugins import get_plugin
+
+    cls = get_plugin("method", method)
+    first, moved = tmp_path / "a.jsonl", tmp_path / "sub" / "b.jsonl"
+    moved.parent.mkdir()
+    for path in (first, moved):
+        path.write_text(json.dumps({"instruction": EN_PROMPTS[0]}) + "\n")
+    identity = cls.identity_for(cls.options_model(prompts=str(first)))
+    assert identity == cls.identity_for(cls.options_model(prompts=str(moved))) and "prompts" not in identity
+    first.write_text(json.dumps({"instruction": EN_PROMPTS[1]}) + "\n")
+    assert cls.identity_for(cls.options_model(prompts=str(first))) != identity
+    assert cls.identity_for(cls.options_model(judge_max_tokens=64)) != cls.identity_for(cls.options_model())

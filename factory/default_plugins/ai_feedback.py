@@ -30,7 +30,7 @@ from factory.teacher_factory import TeacherField
 
 
 class AIFeedbackOptions(Options):
-    prompts: str | None = path_option(None, description="Prompts to answer: a file in any source format (see "
+    prompts: str | None = path_option(None, runtime_only=True, description="Prompts to answer: a file in any source format (see "
                                       "prompts_format) or a generated run folder; default: the seed tasks.")
     prompts_format: str = Field("auto", description="How the prompts file is read (as source.format).")
     answers: int = Field(4, ge=2, le=16, description="Answers sampled per prompt (UltraFeedback: 4).")
@@ -61,6 +61,7 @@ class AIFeedback(Method):
         from factory.preferences import prompts_digest
         from factory.quality_judge import RUBRIC_VERSION
 
+        # the prompts' contents, not their path, are part of the identity (a moved file keeps the run resumable)
         return {**identity_of(options), "prompts_sha256": prompts_digest(options.prompts),
                 "rubric_version": RUBRIC_VERSION}
 

@@ -64,7 +64,7 @@ class PairwiseReply(pydantic.BaseModel):
 
 
 class PairwiseJudgeOptions(Options):
-    prompts: str | None = path_option(None, description="Prompts (or pairs to re-judge: rows with chosen and "
+    prompts: str | None = path_option(None, runtime_only=True, description="Prompts (or pairs to re-judge: rows with chosen and "
                                       "rejected) in any source format, or a generated run folder; default: the seed "
                                       "tasks.")
     prompts_format: str = Field("auto", description="How the prompts file is read (as source.format).")
@@ -105,6 +105,7 @@ class PairwiseJudge(Method):
     def identity_for(cls, options: PairwiseJudgeOptions) -> dict[str, Any]:
         from factory.preferences import prompts_digest
 
+        # the prompts' contents, not their path, are part of the identity (a moved file keeps the run resumable)
         return {**identity_of(options), "prompts_sha256": prompts_digest(options.prompts),
                 "wording_version": WORDING_VERSION}
 

@@ -155,11 +155,15 @@ def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsisten
             assert judgements[0]["winner"] != judgements[1]["winner"]
             assert [j["position"] for j in judgements] == ["first", "first"]
             assert _digest(row["messages"][0]["content"], "pref") % 4 == 0
-    # each pair was shown in both orders: the judge prompts hold the two answers swapped
-    judge_prompts = [b["messages"][-1]["content"] for b in _bodies(server) if "response_format" in b]
+    # each pair was shown in both orders; a judge reply without the JSON was asked for three times, then rejected
+    judge_prompts = Counter(b["messages"][-1]["content"] for b in _bodies(server) if "response_format" in b)
     assert len(judge_prompts) == 2 * len(EN_PROMPTS)
+    (unparsed,) = [r for r in rejected if r["reason"] == "judge_unparsed"]
+    assert "schema_invalid" in unparsed["detail"] and "after 3 attempt(s)" in unparsed["detail"]
+    assert sorted(judge_prompts.values()) == [1] * (2 * len(EN_PROMPTS) - 2) + [3, 3]
+    compared = len(EN_PROMPTS) - 1
     bias = json.loads((tmp_path / "run" / "stats.json").read_text())["method_summary"]["position_bias"]
-    assert bias["pairs_compared"] == len(EN_PROMPTS) and bias["judgements"] == 2 * len(EN_PROMPTS)
+    assert bias["pairs_compared"] == compared and bias["judgements"] == 2 * compared
     assert bias["orders_disagree"] == reasons["position_inconsistent"]
     assert bias["agreement"] == round(bias["orders_agree"] / bias["pairs_compared"], 4)
     assert bias["first_position_share"] > 0.5  # the biased prompts tilt the judge to the first position
@@ -186,7 +190,9 @@ def test_pairwise_judge_rejudges_given_pairs_without_sampling_answers(tmp_path):
         recipe = _recipe(tmp_path, server, "pairwise-judge", options=f"  prompts: {pairs}\n  prompts_format: trl-preference")
         done = _run(recipe, tmp_path / "run")
         assert done.returncode == 0, done.stderr
-    assert all("response_format" in b for b in _bodies(server)) and len(_bodies(server)) == 12  # judgements only
+    bodies = _bodies(server)  # judgements only: two orders of six pairs (one reply re-asked twice in each order)
+    assert all("response_format" in b for b in bodies)
+    assert len({json.dumps(b["messages"]) for b in bodies}) == 12 and len(bodies) == 12 + 2 * 2
     accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
     assert {r["meta"]["prompt_id"] for r in accepted} <= {r["id"] for r in rows}
     assert all(a["teacher"].startswith("given") for r in accepted for a in r["meta"]["preference"]["answers"])
@@ -204,7 +210,8 @@ def test_pairwise_judge_rejudges_the_pairs_of_a_generated_run_folder(tmp_path):
         done = _run(recipe, tmp_path / "second")
         assert done.returncode == 0, done.stderr
         again = _bodies(server)[sent:]
-    assert kept and len(again) == 2 * len(kept) and all("response_format" in b for b in again)
+    assert kept and all("response_format" in b for b in again)
+    assert len({json.dumps(b["messages"]) for b in again}) == 2 * len(kept)  # both orders of each pair, nothing else
     judged = read_journal_rows(tmp_path / "second" / "accepted.jsonl") + \
         read_journal_rows(tmp_path / "second" / "rejected.jsonl")
     assert sorted(r["meta"]["prompt_id"] for r in judged) == sorted(r["id"] for r in kept)

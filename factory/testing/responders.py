@@ -116,8 +116,9 @@ class PreferenceTeacher:
     - the rubric judge (:mod:`factory.quality_judge`) scores an answer one point per sentence plus one (2-5);
       it never replies JSON for the first answer (k=0) of prompts whose hash is 3 mod 7 (judge_unparsed), and
       replies prose once, then JSON, for the second answer of prompts whose hash is 0 mod 3 (retried);
-    - the pairwise judge prefers the answer with more sentences, says tie for equal counts, and for prompts
-      whose hash is 0 mod 4 always picks answer A (a position-biased judge).
+    - the pairwise judge prefers the answer with more sentences, says tie for equal counts, for prompts
+      whose hash is 0 mod 4 always picks answer A (a position-biased judge), and for other prompts whose hash
+      is 5 mod 11 never replies JSON (judge_unparsed).
 
     Stateful only in counting the times it saw each request body (for the reply-once-invalid case), so one
     instance serves one server.
@@ -196,7 +197,10 @@ class PreferenceTeacher:
             prompt = text[text.index(opening) + len(opening):text.index(label_a)].strip()
             first = text[text.index(label_a) + len(label_a):text.index(label_b)].strip()
             second = text[text.index(label_b) + len(label_b):].split("\n\n")[0].strip()
-            if _digest(prompt, "pref") % 4 == 0:
+            h = _digest(prompt, "pref")
+            if h % 4 != 0 and h % 11 == 5:
+                return "Both responses have merits; the first is a little clearer."
+            if h % 4 == 0:
                 winner = "A"
             else:
                 a, b = self.quality(first), self.quality(second)

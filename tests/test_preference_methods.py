@@ -279,3 +279,25 @@ def test_the_prompts_contents_not_their_path_are_the_methods_identity(tmp_path, 
     first.write_text(json.dumps({"instruction": EN_PROMPTS[1]}) + "\n")
     assert cls.identity_for(cls.options_model(prompts=str(first))) != identity
     assert cls.identity_for(cls.options_model(judge_max_tokens=64)) != cls.identity_for(cls.options_model())
+
+
+def test_ai_feedback_spreads_answers_over_several_teachers_and_reports_scores_per_teacher(tmp_path):
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as first, \
+            LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as second:
+        extra = (f"  teachers:\n    - {{plugin: openai, model: second-model, api: chat, base_url: {second.base_url}, "
+                 "api_key_env: LOOPBACK_KEY}")
+        done = _run(_recipe(tmp_path, first, "ai-feedback", options=f"  answers: 4\n{extra}"), tmp_path / "run")
+        assert done.returncode == 0, done.stderr
+    # answers 1 and 3 of every prompt went to the second teacher, every judgement to the first (the recipe's)
+    assert sorted({b["seed"] for b in _bodies(second)}) == [1, 3] and len(_bodies(second)) == 2 * len(EN_PROMPTS)
+    assert all("response_format" not in b and b["model"] == "second-model" for b in _bodies(second))
+    assert {b["seed"] for b in _bodies(first) if "response_format" not in b} == {0, 2}
+    summary = json.loads((tmp_path / "run" / "stats.json").read_text())["method_summary"]
+    by_teacher = summary["scores_by_teacher"]
+    assert len(by_teacher) == 2 and any("second-model" in t for t in by_teacher)
+    assert sum(s["count"] for s in by_teacher.values()) == 4 * len(EN_PROMPTS) - summary["dropped"].get("judge_unparsed", 0)
+    accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
+    assert {r["meta"]["preference"]["chosen"]["teacher"] for r in accepted} | \
+        {r["meta"]["preference"]["rejected"]["teacher"] for r in accepted} == set(by_teacher)
+    card = (tmp_path / "run" / "data" / "README.md").read_text()
+    assert "answerer 2 model | openai: second-model" in card and card.count("second-model") >= 2

@@ -50,6 +50,10 @@ class CardContext:
     samples: list[dict[str, Any]] = field(default_factory=list)
     columns: list[str] = field(default_factory=lambda: ["id", "messages", "instruction", "input", "output"])
     dataset_info: dict[str, Any] | None = None
+    #: factory.conversation_stats.summarize of the exported records
+    conversations: dict[str, Any] | None = None
+    #: export views written (data/views/<view>/)
+    views: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -371,6 +375,36 @@ def _preferences(ctx: CardContext) -> list[str]:
     return lines
 
 
+def _conversations(ctx: CardContext) -> list[str]:
+    """Turns and sources, for multi-turn data or a mix of sources."""
+    from factory.conversation_stats import is_conversational
+
+    summary = ctx.conversations or {}
+    if not summary or not is_conversational(summary):
+        return []
+    spread = _dict(summary.get("turns_per_conversation"))
+    lines = ["", "### Conversations", "",
+             f"{_fmt_int(summary.get('conversations'))} conversations, {_fmt_int(summary.get('multi_turn'))} with "
+             f"more than one user turn; turns per conversation (system prompt not counted): min {_fmt(spread.get('min'))}, "
+             f"median {_fmt(spread.get('median'))}, mean {_fmt(spread.get('mean'))}, max {_fmt(spread.get('max'))}."]
+    if summary.get("split_parts"):
+        lines += ["", f"{_fmt_int(summary['split_parts'])} records are parts of longer conversations split at turn "
+                  "boundaries (`meta.part` of `meta.parts`, `meta.source_id` names the original)."]
+    roles = _dict(summary.get("tokens_per_turn"))
+    if roles:
+        lines += ["", "Words per turn, by role:", ""]
+        lines += _table(["role", "min", "median", "mean", "max"],
+                        [[_fmt(role), *(_fmt(_dict(v).get(k)) for k in ("min", "median", "mean", "max"))]
+                         for role, v in roles.items()])
+    sources = _dict(summary.get("sources"))
+    if sources:
+        lines += ["", "Records by source (`meta.source_name`):", ""]
+        lines += _table(["source", "records"], [[_fmt(k), _fmt_int(v)] for k, v in sources.items()])
+    if ctx.views:
+        lines += ["", "Views for other trainers (under `views/`): " + ", ".join(f"`{v}`" for v in ctx.views) + "."]
+    return lines
+
+
 def _usage(ctx: CardContext) -> list[str]:
     usage = _dict(ctx.stats.get("usage"))
     totals = _dict(ctx.stats.get("totals"))
@@ -443,7 +477,8 @@ def _license_note(ctx: CardContext, license_id: str) -> list[str]:
 def build_body(ctx: CardContext, license_id: str) -> str:
     """The generated part of the card (between the markers)."""
     parts = [
-        _summary(ctx), [""], _how_made(ctx), _counts(ctx), _preferences(ctx), _usage(ctx), [""], _fields(ctx), [""],
+        _summary(ctx), [""], _how_made(ctx), _counts(ctx), _conversations(ctx), _preferences(ctx), _usage(ctx),
+        [""], _fields(ctx), [""],
         _samples(ctx), _limitations(ctx), [""], _license_note(ctx, license_id), [""],
         ["## Reproducing", "",
          "`recipe.yaml` (secrets removed) and `stats.json` next to this card record the exact settings and "

@@ -284,6 +284,7 @@ def export_run(
     import datasets
 
     from factory import card
+    from factory.conversation_stats import summarize
 
     run_dir = Path(run_dir)
     formats = tuple(dict.fromkeys(formats))
@@ -340,6 +341,8 @@ def export_run(
         samples=rows_by_split["train"][:3],
         columns=list(features),
         dataset_info=_dataset_info_yaml(dataset_dict, folder, data_files),
+        conversations=summarize([Record.from_dict(r) for r in records]),
+        views=list(dict.fromkeys(views)),
     )
     card_path = card.write_card(folder, context)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())

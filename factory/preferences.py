@@ -40,15 +40,12 @@ def prompt_messages(record: Record) -> list[dict[str, str]]:
 
 
 def prompts_path_records(path: Path, fmt: str = "auto") -> list[Record]:
-    """Prompts from a file (any source format) or a generated run folder (its ``accepted.jsonl``)."""
+    """Prompts from a file (any source format), a generated run folder (its ``accepted.jsonl``) or a dataset folder."""
     from factory.formats import load_source
 
-    if path.is_dir():
-        journal = path / "accepted.jsonl"
-        if not journal.exists():
-            raise UserError(f"{path}: method.prompts is a folder but holds no accepted.jsonl (not a run folder)")
-        return load_source(journal, "auto")
-    return load_source(path, fmt)
+    if path.is_dir() and (path / "accepted.jsonl").exists():
+        return load_source(path / "accepted.jsonl", "auto")
+    return load_source(path, fmt)  # a file, or a dataset folder (save_to_disk or Parquet files)
 
 
 def prompts_digest(path: str | None) -> str | None:

@@ -33,7 +33,7 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
             provenance.method = recipe.method.plugin
             provenance.method_identity = ctx.loaded.plugin("method").identity
             provenance.seed_set = ctx.seed_info
-        if recipe.source:
+        if recipe.has_source:
             provenance.source = ctx.seed_info if not recipe.method else provenance.source
         if ctx.loaded.teacher is not None and provenance.teacher is None:
             provenance.teacher = ctx.loaded.teacher.provenance()

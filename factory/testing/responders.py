@@ -211,3 +211,73 @@ class PreferenceTeacher:
 
 #: one instance for ``--responder factory.testing.responders:preference_responder`` (a loopback subprocess)
 preference_responder = PreferenceTeacher()
+
+
+# -- conversations: self-chat and distill ---------------------------------------------------------------
+_KO_FOLLOW_UPS = ["그렇다면 {topic}을 처음 해 보는 사람은 무엇부터 준비하면 좋을까요?",
+                  "{topic}에서 사람들이 가장 자주 하는 실수는 무엇인가요?",
+                  "비용을 아끼면서 {topic}을 하려면 어떤 방법이 있을까요?",
+                  "{topic}과 관련해서 꼭 피해야 할 일이 있나요?",
+                  "예를 하나 들어서 {topic}을 다시 설명해 주실 수 있나요?"]
+_KO_ANSWERS = ["{topic}은 먼저 목표를 정하고 일정과 예산을 나누어 계획하면 훨씬 수월합니다.",
+               "{topic}에서는 작은 부분부터 시작해 조금씩 범위를 넓히는 방법이 가장 안전합니다.",
+               "{topic}의 핵심은 미리 확인할 목록을 만들고 하나씩 점검하는 습관입니다.",
+               "{topic}을 할 때는 경험자의 조언을 듣고 기록을 남기면 실수를 줄일 수 있습니다."]
+_EN_FOLLOW_UPS = ["Then what should someone new to {topic} prepare first?",
+                  "What is the most common mistake people make with {topic}?",
+                  "How can I keep the cost of {topic} down?"]
+_EN_ANSWERS = ["With {topic}, set a goal first and split the plan into a schedule and a budget.",
+               "For {topic}, start small and widen the scope step by step."]
+
+
+def _digest(*parts: str) -> random.Random:
+    return random.Random(hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest())
+
+
+def _topic(text: str, korean: bool) -> str:
+    bank = _KO_TOPICS if korean else _EN_TOPICS
+    return next((t for t in bank if t in text), _digest(text).choice(bank))
+
+
+def conversation_responder(request: dict[str, Any], stop_after: int = 3) -> str:
+    """Plays both roles of a self-chat and answers distill prompts, in the language of the request.
+
+    - a user-role prompt (the transcript and "write the person's next message") gets a follow-up question on the
+      conversation's topic, or the stop marker once the transcript holds ``stop_after`` user turns (and, for one
+      chat in eight, after the first: the stop rule and ``chat_too_short`` get real cases);
+    - a transcript-mode prompt gets a whole labelled dialogue of three exchanges on the question's topic;
+    - any other chat request gets an answer to its last user message (one in ten distill prompts that mention
+      "비밀" / "secret" get a refusal).
+    """
+    messages = request.get("messages") or [{"role": "user", "content": str(request.get("prompt", ""))}]
+    last = str(messages[-1].get("content", ""))
+    korean = bool(re.search(r"[가-힣]", last))
+    if "사람 역할" in last or "You play the person" in last:
+        user_label = "[사용자]" if korean else "[USER]"
+        stop = "[끝]" if korean else "[END]"
+        body = last.split("\n\n", 1)[1] if "\n\n" in last else last
+        users = body.count(user_label)
+        first = body.split(user_label, 1)[1].split("\n", 1)[0] if user_label in body else body
+        if users >= stop_after or (users == 1 and _digest(first).random() < 0.125):
+            return stop
+        rng = _digest(first, str(users))
+        topic = _topic(first, korean)
+        bank = _KO_FOLLOW_UPS if korean else _EN_FOLLOW_UPS
+        return bank[(users + rng.randrange(len(bank))) % len(bank)].format(topic=topic)
+    if "실제 같은 대화" in last or "Write a realistic chat" in last:  # transcript mode: the whole dialogue
+        question = last.rsplit("질문: " if korean else "Question: ", 1)[-1].strip()
+        labels = ("[사용자]", "[AI]") if korean else ("[USER]", "[AI]")
+        topic = _topic(question, korean)
+        follow = _KO_FOLLOW_UPS if korean else _EN_FOLLOW_UPS
+        answers = _KO_ANSWERS if korean else _EN_ANSWERS
+        lines = [f"{labels[0]} {question}", f"{labels[1]} {answers[0].format(topic=topic)}"]
+        for n in range(2):
+            lines += [f"{labels[0]} {follow[n].format(topic=topic)}", f"{labels[1]} {answers[n + 1].format(topic=topic)}"]
+        return "\n".join(lines)
+    if ("비밀" in last or "secret" in last.lower()) and len(messages) <= 2:
+        return "죄송하지만 그 질문에는 답변드릴 수 없습니다." if korean else "I'm sorry, I cannot help with that."
+    rng = _digest(last)
+    topic = _topic(last, korean)
+    bank = _KO_ANSWERS if korean else _EN_ANSWERS
+    detail = f" ({last[:40]}에 대한 답변)" if korean else f" (about: {last[:40]})"
+    return bank[rng.randrange(len(bank))].format(topic=topic) + detail

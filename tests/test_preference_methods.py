@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from factory.testing.helpers import read_journal_rows, run_cli, write_seeds
-from factory.testing.responders import PreferenceTeacher, _digest
+from factory.testing.responders import PreferenceTeacher, preference_hash
 from factory_openai.loopback import LoopbackOpenAI
 
 KEY = "sk-loopback-preferences"
@@ -154,7 +154,7 @@ def test_pairwise_judge_asks_both_orders_and_drops_ties_and_position_inconsisten
         if row["reason"] == "position_inconsistent":  # the biased judge picks whatever is shown first
             assert judgements[0]["winner"] != judgements[1]["winner"]
             assert [j["position"] for j in judgements] == ["first", "first"]
-            assert _digest(row["messages"][0]["content"], "pref") % 4 == 0
+            assert preference_hash(row["messages"][0]["content"], "pref") % 4 == 0
     # each pair was shown in both orders; a judge reply without the JSON was asked for three times, then rejected
     judge_prompts = Counter(b["messages"][-1]["content"] for b in _bodies(server) if "response_format" in b)
     assert len(judge_prompts) == 2 * len(EN_PROMPTS)

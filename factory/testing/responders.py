@@ -103,7 +103,7 @@ _EN_OPENERS = ["Here is a plan", "One way to do it", "A simple approach", "My su
 _KO_OPENERS = ["이렇게 해 보세요", "한 가지 방법은 다음과 같습니다", "간단한 접근법", "제 제안"]
 
 
-def _digest(text: str, salt: str = "") -> int:
+def preference_hash(text: str, salt: str = "") -> int:
     return int(hashlib.sha256((salt + text.strip()).encode("utf-8")).hexdigest()[:8], 16)
 
 
@@ -130,12 +130,12 @@ class PreferenceTeacher:
     # -- what each prompt gets ----------------------------------------------------------
     @staticmethod
     def sentences(prompt: str, k: int) -> int:
-        h = _digest(prompt, "pref")
+        h = preference_hash(prompt, "pref")
         if h % 5 == 0:
             return 1 + h % 4
         if h % 5 == 1:
-            return 3 + (_digest(prompt, f"k{k}") % 2)
-        return 1 + _digest(prompt, f"k{k}") % 4
+            return 3 + (preference_hash(prompt, f"k{k}") % 2)
+        return 1 + preference_hash(prompt, f"k{k}") % 4
 
     @staticmethod
     def answer(prompt: str, k: int) -> str:
@@ -172,7 +172,7 @@ class PreferenceTeacher:
                 continue
             prompt = text[text.index(head) + len(head):text.rindex(tail)].strip()
             answer = text[text.rindex(tail) + len(tail):text.rindex(rubric.reply_format)].strip()
-            h = _digest(prompt, "pref")
+            h = preference_hash(prompt, "pref")
             first = answer == self.answer(prompt, 0)
             second = answer == self.answer(prompt, 1) and not first
             if (h % 7 == 3 and first) or (h % 3 == 0 and second and times == 1):
@@ -197,7 +197,7 @@ class PreferenceTeacher:
             prompt = text[text.index(opening) + len(opening):text.index(label_a)].strip()
             first = text[text.index(label_a) + len(label_a):text.index(label_b)].strip()
             second = text[text.index(label_b) + len(label_b):].split("\n\n")[0].strip()
-            h = _digest(prompt, "pref")
+            h = preference_hash(prompt, "pref")
             if h % 4 != 0 and h % 11 == 5:
                 return "Both responses have merits; the first is a little clearer."
             if h % 4 == 0:

@@ -98,6 +98,9 @@ class Method(Plugin):
     reasons: ClassVar[dict[str, str]] = {}
     #: Whether the method needs seed tasks (the language's seed set when the recipe names none).
     needs_seeds: ClassVar[bool] = True
+    #: Whether the seed tasks start the near-duplicate pool: False for a method whose records answer or judge the
+    #: seeds themselves (every record would be a near-duplicate of its own seed).
+    seeds_in_pool: ClassVar[bool] = True
     #: Whether the method needs a source section (records to answer, translate or judge).
     needs_inputs: ClassVar[bool] = False
 

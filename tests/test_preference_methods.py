@@ -301,3 +301,19 @@ def test_ai_feedback_spreads_answers_over_several_teachers_and_reports_scores_pe
         {r["meta"]["preference"]["rejected"]["teacher"] for r in accepted} == set(by_teacher)
     card = (tmp_path / "run" / "data" / "README.md").read_text()
     assert "answerer 2 model | openai: second-model" in card and card.count("second-model") >= 2
+
+
+def test_with_the_default_filters_no_pair_is_a_near_duplicate_of_its_own_seed(tmp_path):
+    """The seeds are the prompts here: they do not start the near-duplicate pool (Method.seeds_in_pool), and a
+    pair's output is its two replies, so the Alpaca-era default filters keep pairs."""
+    with LoopbackOpenAI(PreferenceTeacher(), api_key=KEY) as server:
+        recipe = _recipe(tmp_path, server, "ai-feedback", options="  margin: 1")
+        recipe.write_text(recipe.read_text().replace("filters: []\n", ""))
+        done = _run(recipe, tmp_path / "run")
+        assert done.returncode == 0, done.stderr
+    accepted = read_journal_rows(tmp_path / "run" / "accepted.jsonl")
+    rejected = read_journal_rows(tmp_path / "run" / "rejected.jsonl")
+    assert accepted and not any("seed_task" in r["detail"] for r in rejected)
+    assert not any(r["reason"] == "empty_output" for r in rejected)
+    assert all(r["detail"].startswith("rouge_l=") and "gen-" in r["detail"]
+               for r in rejected if r["reason"] == "near_duplicate")  # against pairs kept before, as intended

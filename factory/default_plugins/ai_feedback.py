@@ -49,6 +49,7 @@ class AIFeedback(Method):
     """N answers, a 0-5 judge score each, best vs worst when the margin clears the threshold."""
 
     options_model: ClassVar[type[Options]] = AIFeedbackOptions
+    seeds_in_pool: ClassVar[bool] = False  # the seeds are the prompts: each pair would near-duplicate its own seed
     reasons: ClassVar[dict[str, str]] = {
         "preference_tie": "the best and the worst answer got the same score",
         "low_margin": "the best and the worst answer differ by less than the margin",

@@ -93,6 +93,7 @@ class PairwiseJudge(Method):
     """A/B comparison in both orders; consistent verdicts become pairs, the rest are dropped with a reason."""
 
     options_model: ClassVar[type[Options]] = PairwiseJudgeOptions
+    seeds_in_pool: ClassVar[bool] = False  # the seeds are the prompts: each pair would near-duplicate its own seed
     reasons: ClassVar[dict[str, str]] = {
         "pairwise_tie": "the judge found neither answer better, in both orders",
         "position_inconsistent": "the two orders of the comparison chose different answers (position bias)",

@@ -55,7 +55,7 @@ class GenerateStage:
                              recipe_seed=recipe.seed, batch_size=recipe.batch_size, teacher=client,
                              client_for=lambda spec: ctx.teacher_client(self.name, spec))
         method.prepare(mctx)
-        chain = await asyncio.to_thread(build_filter_chain, ctx, True, self.name)
+        chain = await asyncio.to_thread(build_filter_chain, ctx, config.cls.seeds_in_pool, self.name)
         usage = ctx.usage_for(self.name)
         max_stalled = method.max_stalled_batches()
         total = method.batch_count(mctx)

@@ -145,7 +145,7 @@ def row_to_record(row: dict[str, Any], fmt: str | None = None) -> Record:
 #: name -> loader(path) -> records. Modules that add one call :func:`register_file_format` when imported.
 FILE_FORMATS: dict[str, Callable[[Path], list[Record]]] = {}
 #: module that registers each file format, imported on first use (keeps the core's start-up light)
-FILE_FORMAT_MODULES: dict[str, str] = {}
+FILE_FORMAT_MODULES: dict[str, str] = {name: "factory.preference_sources" for name in ("votes", "oasst", "oasst-sft")}
 
 
 def register_file_format(name: str, loader: Callable[[Path], list[Record]]) -> None:

@@ -45,6 +45,8 @@ DEFAULT_PLUGINS = (
     "factory.default_plugins.self_instruct_original",
     "factory.default_plugins.self_chat",
     "factory.default_plugins.distill",
+    "factory.default_plugins.ai_feedback",
+    "factory.default_plugins.pairwise_judge",
 )
 
 

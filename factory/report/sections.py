@@ -262,6 +262,56 @@ def _judge_scores(a: "Analysis") -> Section:
     return section
 
 
+def _histogram_rows(histogram: dict, total: int) -> list[tuple]:
+    return [(value, f"{count:,}", _pct(count, total), "█" * max(1, round(40 * count / max(total, 1))))
+            for value, count in histogram.items()]
+
+
+def _preferences(a: "Analysis") -> Section:
+    """Preference data (:mod:`factory.preferences`): judge scores per answering teacher, the margins of the kept
+    pairs, and how often the judge agreed with itself when the two answers swapped places."""
+    from factory.preferences import summarize
+
+    section = Section("preferences", "Preference pairs")
+    summary = a.data.stats.get("method_summary")
+    if not isinstance(summary, dict) or "pairs" not in summary:
+        summary = summarize([r.to_dict() for r in a.data.records], a.data.rejected)
+    if not summary:
+        section.parts.append(Paragraph("This run made no preference pairs."))
+        return section
+    judges = ", ".join(summary.get("judges") or []) or "no model (human votes or ranks)"
+    section.parts.append(Paragraph(
+        f"{summary['pairs']:,} pairs kept by {', '.join(summary.get('methods') or ['a source'])}; judged by {judges}; "
+        + (", ".join(f"{n:,} dropped as {r}" for r, n in (summary.get("dropped") or {}).items()) or "none dropped")
+        + "."))
+    for teacher, scores in (summary.get("scores_by_teacher") or {}).items():
+        section.parts.append(Paragraph(f"Judge scores of {teacher}'s answers: {scores['count']:,} scored, "
+                                       f"mean {scores['mean']:g}, median {scores['median']:g}."))
+        section.parts.append(Table(("score", "answers", "share", ""),
+                                   _histogram_rows(scores.get("histogram") or {}, scores["count"]),
+                                   ("num", "num", "num", "")))
+    margins = summary.get("margins") or {}
+    if margins.get("count"):
+        section.parts.append(Paragraph(f"Margins of the kept pairs (chosen minus rejected score): min "
+                                       f"{margins['min']:g}, median {margins['median']:g}, max {margins['max']:g}."))
+        section.parts.append(Table(("margin", "pairs", "share", ""),
+                                   _histogram_rows(margins.get("histogram") or {}, margins["count"]),
+                                   ("num", "num", "num", "")))
+    bias = summary.get("position_bias")
+    if bias:
+        section.parts.append(Paragraph(
+            f"Judge agreement across orders: {bias['orders_agree']:,} of {bias['pairs_compared']:,} pairs got the same "
+            f"verdict with the answers swapped ({bias['agreement']}); of {bias['judgements']:,} judgements the answer "
+            f"shown first won {bias['first_position_wins']:,}, the second {bias['second_position_wins']:,}, "
+            f"{bias['ties']:,} ties (first-position share {bias['first_position_share']}; 0.5 is no bias)."))
+        section.parts.append(Table(("", "count"), [
+            ("orders agree", f"{bias['orders_agree']:,}"), ("orders disagree", f"{bias['orders_disagree']:,}"),
+            ("first position won", f"{bias['first_position_wins']:,}"),
+            ("second position won", f"{bias['second_position_wins']:,}"), ("ties", f"{bias['ties']:,}")],
+            ("", "num")))
+    return section
+
+
 def _usage(a: "Analysis", figures: _Figures) -> Section:
     section = Section("usage", "Cost and usage")
     if not a.stages:
@@ -317,7 +367,8 @@ def build_sections(a: "Analysis") -> list[Section]:
     """All sections in page order (figures are rendered here)."""
     figures = _Figures()
     result = [_overview(a), _verbs(a, figures), _similarity(a, figures), _lengths(a, figures),
-              _rejections(a, figures), _conversations(a), _judge_scores(a), _usage(a, figures), _samples(a), _similar_pairs(a)]
+              _rejections(a, figures), _conversations(a), _judge_scores(a), _preferences(a),
+              _usage(a, figures), _samples(a), _similar_pairs(a)]
     if figures.missing:
         shown = "".join(sorted(figures.missing))[:40]
         a.notes.append(f"no installed font draws these characters, so figures show boxes for them: {shown} "

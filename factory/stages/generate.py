@@ -57,7 +57,8 @@ class GenerateStage:
         method.prepare(mctx)
         # the filters load (a morpheme analyser takes seconds) while the first requests are on the wire;
         # answers that arrive before a failing build are cached, so a rerun does not pay for them again
-        chain_ready = asyncio.ensure_future(asyncio.to_thread(build_filter_chain, ctx, True, self.name))
+        chain_ready = asyncio.ensure_future(asyncio.to_thread(build_filter_chain, ctx, config.cls.seeds_in_pool,
+                                                              self.name))
         chain = None
         usage = ctx.usage_for(self.name)
         max_stalled = method.max_stalled_batches()

@@ -92,6 +92,127 @@ def copying_responder(request: dict[str, Any]) -> str:
     return pattern.sub(lambda m: m.group(1) + shown[0] + m.group(3), text, count=1)
 
 
+# ---------------------------------------------------------------- preference methods (ai-feedback, pairwise-judge)
+
+_EN_SENTENCES = ["Start by stating the goal in one line", "Then list what it costs in time and money",
+                 "Next ask the people involved what they need", "Finally pick the option that is simplest to keep up"]
+_KO_SENTENCES = ["먼저 목표를 한 줄로 정리합니다", "그다음 시간과 비용이 얼마나 드는지 따져 봅니다",
+                 "이어서 관련된 사람들에게 무엇이 필요한지 묻습니다", "마지막으로 꾸준히 하기 가장 쉬운 방법을 고릅니다"]
+
+_EN_OPENERS = ["Here is a plan", "One way to do it", "A simple approach", "My suggestion"]
+_KO_OPENERS = ["이렇게 해 보세요", "한 가지 방법은 다음과 같습니다", "간단한 접근법", "제 제안"]
+
+
+def preference_hash(text: str, salt: str = "") -> int:
+    return int(hashlib.sha256((salt + text.strip()).encode("utf-8")).hexdigest()[:8], 16)
+
+
+class PreferenceTeacher:
+    """A deterministic answerer and judge for the preference methods, in every installed language's wording.
+
+    - an answer request (a chat whose body carries ``seed`` k) gets an answer of 1 to 4 sentences, the count
+      fixed by the prompt and k; prompts whose hash is 0 mod 5 get the same count for every k (a tie), 1 mod 5
+      counts 3 or 4 only (a margin of at most one point);
+    - the rubric judge (:mod:`factory.quality_judge`) scores an answer one point per sentence plus one (2-5);
+      it never replies JSON for the first answer (k=0) of prompts whose hash is 3 mod 7 (judge_unparsed), and
+      replies prose once, then JSON, for the second answer of prompts whose hash is 0 mod 3 (retried);
+    - the pairwise judge prefers the answer with more sentences, says tie for equal counts, for prompts
+      whose hash is 0 mod 4 always picks answer A (a position-biased judge), and for other prompts whose hash
+      is 5 mod 11 never replies JSON (judge_unparsed).
+
+    Stateful only in counting the times it saw each request body (for the reply-once-invalid case), so one
+    instance serves one server.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    # -- what each prompt gets ----------------------------------------------------------
+    @staticmethod
+    def sentences(prompt: str, k: int) -> int:
+        h = preference_hash(prompt, "pref")
+        if h % 5 == 0:
+            return 1 + h % 4
+        if h % 5 == 1:
+            return 3 + (preference_hash(prompt, f"k{k}") % 2)
+        return 1 + preference_hash(prompt, f"k{k}") % 4
+
+    @staticmethod
+    def answer(prompt: str, k: int) -> str:
+        korean = bool(re.search(r"[가-힣]", prompt))
+        bank = _KO_SENTENCES if korean else _EN_SENTENCES
+        opener = (_KO_OPENERS if korean else _EN_OPENERS)[k % 4]
+        return f"{opener}: " + " ".join(f"{s}." for s in bank[:PreferenceTeacher.sentences(prompt, k)])
+
+    @staticmethod
+    def quality(answer: str) -> int:
+        return answer.count(".") + 1
+
+    # -- the wire ---------------------------------------------------------------------------
+    def __call__(self, request: dict[str, Any]) -> str:
+        messages = request.get("messages") or [{"content": request.get("prompt", "")}]
+        text = str(messages[-1].get("content", ""))
+        key = hashlib.sha256(repr(sorted((k, str(v)) for k, v in request.items())).encode()).hexdigest()
+        self.seen[key] = self.seen.get(key, 0) + 1
+        for handler in (self._rubric, self._pairwise):
+            reply = handler(text, self.seen[key])
+            if reply is not None:
+                return reply
+        return self.answer(text, int(request.get("seed", 0) or 0))
+
+    def _rubric(self, text: str, times: int) -> str | None:
+        import json
+
+        from factory.quality_judge import ENGLISH_RUBRIC
+        from factory.testing.curation_responders import _wordings
+
+        for rubric in _wordings("judge", ENGLISH_RUBRIC):
+            head, tail = f"\n{rubric.instruction_label}:\n", f"\n{rubric.response_label}:\n"
+            if rubric.reply_format not in text or head not in text or tail not in text:
+                continue
+            prompt = text[text.index(head) + len(head):text.rindex(tail)].strip()
+            answer = text[text.rindex(tail) + len(tail):text.rindex(rubric.reply_format)].strip()
+            h = preference_hash(prompt, "pref")
+            first = answer == self.answer(prompt, 0)
+            second = answer == self.answer(prompt, 1) and not first
+            if (h % 7 == 3 and first) or (h % 3 == 0 and second and times == 1):
+                return "I would rate this answer as quite good overall."
+            score = self.quality(answer)
+            return json.dumps({"score": score, "reason": f"{score - 1} useful step(s)."})
+        return None
+
+    def _pairwise(self, text: str, times: int) -> str | None:
+        import json
+
+        from factory.default_plugins.pairwise_judge import ENGLISH_PAIRWISE
+        from factory.testing.curation_responders import _wordings
+
+        for wording in _wordings("pairwise-judge", ENGLISH_PAIRWISE):
+            before, rest = wording.template.split("{prompt}")
+            label_a, rest = rest.split("{first}")
+            label_b = rest.split("{second}")[0]
+            opening = before.split("\n\n")[-1]
+            if opening not in text or label_a not in text or label_b not in text:
+                continue
+            prompt = text[text.index(opening) + len(opening):text.index(label_a)].strip()
+            first = text[text.index(label_a) + len(label_a):text.index(label_b)].strip()
+            second = text[text.index(label_b) + len(label_b):].split("\n\n")[0].strip()
+            h = preference_hash(prompt, "pref")
+            if h % 4 != 0 and h % 11 == 5:
+                return "Both responses have merits; the first is a little clearer."
+            if h % 4 == 0:
+                winner = "A"
+            else:
+                a, b = self.quality(first), self.quality(second)
+                winner = "tie" if a == b else ("A" if a > b else "B")
+            return json.dumps({"winner": winner, "reason": "More useful steps." if winner != "tie" else "Equal."})
+        return None
+
+
+#: one instance for ``--responder factory.testing.responders:preference_responder`` (a loopback subprocess)
+preference_responder = PreferenceTeacher()
+
+
 # -- conversations: self-chat and distill ---------------------------------------------------------------
 _KO_FOLLOW_UPS = ["그렇다면 {topic}을 처음 해 보는 사람은 무엇부터 준비하면 좋을까요?",
                   "{topic}에서 사람들이 가장 자주 하는 실수는 무엇인가요?",

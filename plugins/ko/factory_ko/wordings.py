@@ -1,5 +1,5 @@
 """Korean wording of the prompts beyond self-instruct: Evol-Instruct, the original self-instruct, the judge rubric,
-self-chat's role prompts and distill's refusal patterns.
+self-chat's role prompts, distill's refusal patterns and the pairwise comparison.
 
 Written for this project in natural Korean (the operations and rules are the papers'; the sentences
 are ours). The core methods and filters look them up with ``Language.wording(key, english)``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from factory.default_plugins.distill import DistillWording
 from factory.default_plugins.evol_instruct import EvolWording
+from factory.default_plugins.pairwise_judge import PairwiseWording
 from factory.default_plugins.self_chat import SelfChatWording
 from factory.default_plugins.self_instruct_original import OriginalWording
 from factory.quality_judge import QualityRubric
@@ -108,5 +109,16 @@ KOREAN_DISTILL = DistillWording(
                       r"제공(?:해 드릴|할) 수 없"),
 )
 
+KOREAN_PAIRWISE = PairwiseWording(
+    system=("당신은 같은 요청에 대한 AI 비서의 응답 두 개를 공정하게 비교합니다. 응답이 제시된 순서나 길이에 "
+            "흔들리지 마세요."),
+    template=(
+        "어느 응답이 요청에 더 잘 맞나요? 정확성을 가장 먼저 보고, 그다음 유용성, 그다음 요청의 형식과 조건을 "
+        "지켰는지를 보세요. 어느 쪽도 낫지 않을 때만 무승부(tie)라고 하세요.\n\n"
+        "요청:\n{prompt}\n\n응답 A:\n{first}\n\n응답 B:\n{second}\n\n"
+        '다른 말 없이 JSON으로만 답하세요: {{"winner": "A" 또는 "B" 또는 "tie", "reason": "<한 문장 이유>"}}'
+    ),
+)
+
 WORDINGS = {"evol-instruct": KOREAN_EVOL, "self-instruct-original": KOREAN_ORIGINAL, "judge": KOREAN_RUBRIC,
-            "self-chat": KOREAN_SELF_CHAT, "distill": KOREAN_DISTILL}
+            "self-chat": KOREAN_SELF_CHAT, "distill": KOREAN_DISTILL, "pairwise-judge": KOREAN_PAIRWISE}

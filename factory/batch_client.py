@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from factory.costs import BudgetExceeded
 from factory.errors import StopRun
 from factory.teachers import Completion, FatalTeacherError, RetryableTeacherError, TeacherRequest
-from factory.teaching import TeacherRequestFailed, TeacherStopped, estimate_prompt_tokens
+from factory.teaching import EMPTY_REPLY, TeacherRequestFailed, TeacherStopped, estimate_prompt_tokens, is_empty_reply
 
 if TYPE_CHECKING:
     from factory.teaching import TeacherClient
@@ -124,6 +124,10 @@ class BatchedCall:
         if client.budget is not None:
             client.budget.settle(estimate, spent)
         token = self.tokens.pop(key, None)
+        if isinstance(result, Completion) and is_empty_reply(result):  # billed, but retried and never cached
+            client.usage.settle(token, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                                cost_usd=spent)
+            token, result = None, RetryableTeacherError(EMPTY_REPLY)
         if isinstance(result, Completion):
             if client.cache is not None:
                 client.cache.put(key, result)  # before anything else can fail: this answer is paid for

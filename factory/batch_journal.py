@@ -42,6 +42,7 @@ class BatchJournal(SQLiteCache):
     """Batches and their items in the SQLite file ``path``; ``report`` prints progress lines."""
 
     table = "batches"
+    what = "teacher cache (batch journal)"
 
     def __init__(self, path: str | Path, report: Callable[[str], None] | None = None):
         super().__init__(

@@ -50,6 +50,10 @@ class CardContext:
     samples: list[dict[str, Any]] = field(default_factory=list)
     columns: list[str] = field(default_factory=lambda: ["id", "messages", "instruction", "input", "output"])
     dataset_info: dict[str, Any] | None = None
+    #: factory.conversation_stats.summarize of the exported records
+    conversations: dict[str, Any] | None = None
+    #: export views written (data/views/<view>/)
+    views: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -323,6 +327,84 @@ def _counts(ctx: CardContext) -> list[str]:
     return lines
 
 
+def _preferences(ctx: CardContext) -> list[str]:
+    """Who judged, on what rubric, with which margins, and how biased the judge was by position."""
+    summary = _dict(ctx.stats.get("method_summary"))
+    if "pairs" not in summary:
+        return []
+    prov = _provenance(ctx)
+    identity = _dict(prov.get("method_identity"))
+    judges = summary.get("judges") or []
+    rows = [["made by", _fmt(", ".join(summary.get("methods") or []) or prov.get("method") or "a source")],
+            ["judge models", _fmt(", ".join(judges) or "none (human votes or ranks)")],
+            ["pairs kept", _fmt_int(summary.get("pairs"))]]
+    if identity.get("rubric_version"):
+        rows.append(["rubric", f"the language plugin's 0-5 quality rubric, version {identity['rubric_version']} "
+                               f"(prompt sha256 {_fmt(prov.get('prompt_sha256'))[:16]})"])
+    if identity.get("wording_version"):
+        rows.append(["comparison wording", f"A/B in both orders, version {identity['wording_version']} "
+                                           f"(prompt sha256 {_fmt(prov.get('prompt_sha256'))[:16]})"])
+    if isinstance(identity.get("margin"), (int, float)):
+        rows.append(["margin threshold", f"{identity['margin']:g}"])
+    margins = _dict(summary.get("margins"))
+    if margins.get("count"):
+        rows.append(["margins", f"min {margins['min']:g}, median {margins['median']:g}, mean {margins['mean']:g}, "
+                                f"max {margins['max']:g}"])
+    for reason, count in _dict(summary.get("dropped")).items():
+        rows.append([f"dropped: {reason}", _fmt_int(count)])
+    lines = ["", "### Preference pairs", ""] + _table(["", ""], rows)
+    scores = _dict(summary.get("scores_by_teacher"))
+    if scores:
+        lines += ["", "Judge scores (0-5) by answering teacher:", ""]
+        lines += _table(["teacher", "answers", "mean", "median", "histogram"],
+                        [[_fmt(t), _fmt_int(_dict(s).get("count")), _fmt(_dict(s).get("mean")),
+                          _fmt(_dict(s).get("median")),
+                          _fmt(", ".join(f"{k}: {v}" for k, v in _dict(_dict(s).get("histogram")).items()))]
+                         for t, s in scores.items()])
+    bias = _dict(summary.get("position_bias"))
+    if bias:
+        lines += ["", "Position bias of the judge (each pair compared in both orders):", ""]
+        lines += _table(["", ""], [
+            ["judgements", _fmt_int(bias.get("judgements"))],
+            ["first position won", _fmt_int(bias.get("first_position_wins"))],
+            ["second position won", _fmt_int(bias.get("second_position_wins"))],
+            ["ties", _fmt_int(bias.get("ties"))],
+            ["first-position share of decided judgements (0.5 = no bias)", _fmt(bias.get("first_position_share"))],
+            ["pairs whose two orders agreed", f"{_fmt_int(bias.get('orders_agree'))} of "
+                                              f"{_fmt_int(bias.get('pairs_compared'))} ({_fmt(bias.get('agreement'))})"]])
+    return lines
+
+
+def _conversations(ctx: CardContext) -> list[str]:
+    """Turns and sources, for multi-turn data or a mix of sources."""
+    from factory.conversation_stats import is_conversational
+
+    summary = ctx.conversations or {}
+    if not summary or not is_conversational(summary):
+        return []
+    spread = _dict(summary.get("turns_per_conversation"))
+    lines = ["", "### Conversations", "",
+             f"{_fmt_int(summary.get('conversations'))} conversations, {_fmt_int(summary.get('multi_turn'))} with "
+             f"more than one user turn; turns per conversation (system prompt not counted): min {_fmt(spread.get('min'))}, "
+             f"median {_fmt(spread.get('median'))}, mean {_fmt(spread.get('mean'))}, max {_fmt(spread.get('max'))}."]
+    if summary.get("split_parts"):
+        lines += ["", f"{_fmt_int(summary['split_parts'])} records are parts of longer conversations split at turn "
+                  "boundaries (`meta.part` of `meta.parts`, `meta.source_id` names the original)."]
+    roles = _dict(summary.get("tokens_per_turn"))
+    if roles:
+        lines += ["", "Words per turn, by role:", ""]
+        lines += _table(["role", "min", "median", "mean", "max"],
+                        [[_fmt(role), *(_fmt(_dict(v).get(k)) for k in ("min", "median", "mean", "max"))]
+                         for role, v in roles.items()])
+    sources = _dict(summary.get("sources"))
+    if sources:
+        lines += ["", "Records by source (`meta.source_name`):", ""]
+        lines += _table(["source", "records"], [[_fmt(k), _fmt_int(v)] for k, v in sources.items()])
+    if ctx.views:
+        lines += ["", "Views for other trainers (under `views/`): " + ", ".join(f"`{v}`" for v in ctx.views) + "."]
+    return lines
+
+
 def _usage(ctx: CardContext) -> list[str]:
     usage = _dict(ctx.stats.get("usage"))
     totals = _dict(ctx.stats.get("totals"))
@@ -395,7 +477,8 @@ def _license_note(ctx: CardContext, license_id: str) -> list[str]:
 def build_body(ctx: CardContext, license_id: str) -> str:
     """The generated part of the card (between the markers)."""
     parts = [
-        _summary(ctx), [""], _how_made(ctx), _counts(ctx), _usage(ctx), [""], _fields(ctx), [""],
+        _summary(ctx), [""], _how_made(ctx), _counts(ctx), _conversations(ctx), _preferences(ctx), _usage(ctx),
+        [""], _fields(ctx), [""],
         _samples(ctx), _limitations(ctx), [""], _license_note(ctx, license_id), [""],
         ["## Reproducing", "",
          "`recipe.yaml` (secrets removed) and `stats.json` next to this card record the exact settings and "

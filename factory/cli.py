@@ -55,12 +55,16 @@ class LazyGroup(click.Group):
 def cli(verbose: bool) -> None:
     """factory: build multilingual instruction datasets (self-instruct, translation), filter
     near-duplicates, publish them and finetune on them. Every part is a plugin."""
-    if verbose:
-        import logging
-        import os
+    import logging
+    import os
 
+    if verbose:
         os.environ["FACTORY_DEBUG"] = "1"
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:  # retries and other details go to RUN/run.log, not between the lines that matter
+        from factory.runlog import quiet_terminal
+
+        quiet_terminal()
 
 
 def _debug() -> bool:
@@ -69,7 +73,40 @@ def _debug() -> bool:
     return os.environ.get("FACTORY_DEBUG", "").strip() not in ("", "0", "false")
 
 
+#: set when SIGTERM arrived: it is handled as Ctrl-C is, but exits 143
+_terminated = False
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM behaves like Ctrl-C: raised as SIGINT, so asyncio and every stage stop the way they do for
+    a Ctrl-C (what is complete is committed) and the user gets the same one line."""
+    import os
+    import signal
+
+    global _terminated
+    _terminated = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def _interrupted_line(argv: list[str]) -> str:
+    import shlex
+
+    how = "terminated (SIGTERM)" if _terminated else "interrupted"
+    if argv and argv[0] == "run":
+        resume = [arg for arg in argv if arg != "--restart"]  # resuming must not start over again
+        return f"{how}: everything committed so far is saved; resume with: {shlex.join(['factory', *resume])}"
+    return f"{how}: stopped before finishing"
+
+
 def main(argv: list[str] | None = None) -> None:
+    import signal
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave its handling alone
+        pass
     try:
         cli.main(args=argv, prog_name="factory", standalone_mode=False)
     except RecipeError as exc:
@@ -83,14 +120,19 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exception(exc)
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(_interrupted_line(_without_global_options(args)), err=True)
+        sys.exit(143 if _terminated else 130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted: everything committed so far is saved; rerun the same command to resume", err=True)
-        sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+
+
+def _without_global_options(args: list[str]) -> list[str]:
+    """``args`` from the subcommand on (``-v`` and the like come before it)."""
+    for index, arg in enumerate(args):
+        if not arg.startswith("-"):
+            return args[index:]
+    return []

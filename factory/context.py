@@ -34,12 +34,15 @@ class RunContext:
     seeds: list[Record] = field(default_factory=list)
     seed_info: dict[str, Any] | None = None
     source_records: list[Record] = field(default_factory=list)
+    #: source record id -> (reason, detail) for records rejected before batching (conversation cleaning)
+    source_rejections: dict[str, tuple[str, str]] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
     #: small per-stage state that must survive a resume (e.g. how many batches in a row kept nothing)
     extra: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     ledger: Any = None  # factory.ledger.Ledger once the run folder is open
     run_options: Any = None  # factory.engine.RunOptions
+    run_log: Any = None  # factory.runlog.RunLog: RUN/run.log while the run holds the folder
     executor: Any = None  # factory.executors.Executor: where CPU-bound work runs (the driver owns the run folder)
     #: every TeacherClient this invocation made (their teachers' per-endpoint stats go to stats.json)
     teacher_clients: list[Any] = field(default_factory=list)
@@ -142,6 +145,12 @@ class RunContext:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256; for a folder (a saved dataset), over its files' names and contents in order."""
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for item in sorted(f for f in path.rglob("*") if f.is_file()):
+            digest.update(f"{item.relative_to(path).as_posix()}\0{file_sha256(item)}\n".encode())
+        return digest.hexdigest()
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -42,9 +42,24 @@ _ENV = "factory_env"
 
 
 class Options(BaseModel):
-    """Base of every options model: unknown keys are an error (a typo in a recipe is caught)."""
+    """Base of every options model: unknown keys are an error (a typo in a recipe is caught), and an
+    :func:`env_option` must hold a variable's name, never a secret (refused without echoing it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # an error's text never repeats the input: it may be a key pasted into the wrong field
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _env_names_only(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        named = (info.field_name or "").endswith("_env")
+        if field is not None and isinstance(value, str) and (named or _has_marker(field, _ENV)):
+            from factory.secrets_scan import env_name_problem
+
+            problem = env_name_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 def _marked(marker: str, extra: dict[str, Any] | None) -> dict[str, Any]:

@@ -58,24 +58,40 @@ def run_recipe(loaded: LoadedRecipe, out: str | Path | None = None, *, restart: 
     problems = plan_problems(loaded, plan)  # packages and keys, before anything is paid
     if problems:
         raise UserError("; ".join(problems))
+    from factory import runlock
     from factory.executors import executor_for
 
-    ctx.executor = executor_for(loaded, options.executor, options.workers)
-    try:
-        ctx.executor.start()
-        return _run_plan(ctx, loaded, run, plan, options, progress)
-    finally:
-        ctx.executor.close()
+    # one writer per run folder for the whole run (released on any exit; see factory.runlock)
+    with runlock.acquire(run.path, purpose="run") as lock:
+        if lock.took_over:
+            progress.log(f"note: {run.path} was locked by pid {lock.took_over.get('pid')}, which ended without "
+                         "releasing it; taking over")
+        from factory.runlog import RunLog
+
+        with RunLog(run.path) as log:
+            ctx.run_log = log
+            ctx.executor = executor_for(loaded, options.executor, options.workers)
+            try:
+                ctx.executor.start()  # on the main thread (see Executor.start)
+                return _run_locked(ctx, plan)
+            except StopRun as exc:
+                if log.has_warnings():  # the retries behind it are in the log (and on screen with -v)
+                    exc.args = (f"{exc} (details: {log.path})",)
+                raise
+            finally:
+                ctx.executor.close()
 
 
-def _run_plan(ctx: RunContext, loaded: LoadedRecipe, run: RunFolder, plan: list, options: RunOptions,
-              progress: Progress) -> RunOutcome:
+def _run_locked(ctx: RunContext, plan: list) -> RunOutcome:
     """The stages of ``plan``, in order, on ``ctx`` (whose executor the caller closes)."""
+    loaded, run, options, progress = ctx.loaded, ctx.run, ctx.run_options, ctx.progress
     for stage in plan:
         if stage.name in INPUT_STAGES:
             stage.run(ctx)
     seed_sha = ctx.seed_info.get("sha256") if ctx.seed_info else None
     resumed = run.open(fingerprint(loaded, seed_sha), loaded.data, restart=options.restart)
+    if options.restart and ctx.run_log is not None:
+        ctx.run_log.reopen()
     legacy_usage = run.state.counters.get("usage") if isinstance(run.state.counters, dict) else None
     ctx.open_ledger(legacy_usage)
     ctx.restore_counters(run.state.counters)

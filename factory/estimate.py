@@ -65,7 +65,7 @@ def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
             result.cost_usd += cost
             result.cost_usd_max += cost
     if recipe.translate and recipe.translate.regenerate_output:
-        n = len(ctx.source_records)
+        n = len([r for r in ctx.source_records if r.id not in ctx.source_rejections])
         per_out = 300
         result.add("regeneration requests", n)
         result.cost_usd += n * price.cost(150, per_out)

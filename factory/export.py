@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from factory import secrets_scan
+from factory import export_atomic, secrets_scan
 from factory.errors import UserError
 from factory.records import FIELDS, Record, iter_json_lines
 
@@ -48,7 +48,7 @@ PREFERENCE_COLUMNS = ("chosen", "rejected", "score", "label")
 META = "meta"
 FORMATS = ("parquet", "jsonl")
 DATA_DIR = "data"
-#: files an export owns (removed before re-exporting so no stale split survives)
+#: data files an export owns (never carried over from the previous export, so no stale split survives)
 OWNED_DATA_FILE = re.compile(r"^[A-Za-z0-9_]+(-\d{5}-of-\d{5}\.parquet|\.jsonl)$")
 
 
@@ -245,13 +245,22 @@ def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
     tmp.replace(path)
 
 
-def _clear_owned_files(folder: Path) -> None:
+
+
+def _carry_user_files(previous: Path, folder: Path) -> None:
+    """Everything but the data files survives into the next export (the card merges into the previous
+    README.md, files a user put beside it stay); splits and views are rewritten, so no stale split survives."""
     import shutil
 
-    shutil.rmtree(folder / "views", ignore_errors=True)  # views are rewritten whole
-    for path in folder.iterdir():
-        if path.is_file() and OWNED_DATA_FILE.match(path.name):
-            path.unlink()
+    if not previous.is_dir():
+        return
+    for path in previous.iterdir():
+        if path.name == "views" or path.name == export_atomic.RECORD or OWNED_DATA_FILE.match(path.name):
+            continue
+        if path.is_file():
+            shutil.copy2(path, folder / path.name)
+        elif path.is_dir():
+            shutil.copytree(path, folder / path.name)
 
 
 def _dataset_info_yaml(dataset_dict: Any, folder: Path, data_files: dict[str, list[str]]) -> dict[str, Any]:
@@ -284,6 +293,7 @@ def export_run(
     import datasets
 
     from factory import card
+    from factory.conversation_stats import summarize
 
     run_dir = Path(run_dir)
     formats = tuple(dict.fromkeys(formats))
@@ -303,9 +313,10 @@ def export_run(
     features = features_for(schema, names)
     split_records = split_rows(records, test_size, seed)
 
-    folder = run_dir / DATA_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    _clear_owned_files(folder)
+    final = run_dir / DATA_DIR
+    export_atomic.recover(final)
+    folder = export_atomic.staging_folder(final)  # built aside, swapped in whole: never a half export
+    _carry_user_files(final, folder)
 
     dataset_dict = datasets.DatasetDict()
     data_files: dict[str, list[str]] = {}
@@ -340,16 +351,21 @@ def export_run(
         samples=rows_by_split["train"][:3],
         columns=list(features),
         dataset_info=_dataset_info_yaml(dataset_dict, folder, data_files),
+        conversations=summarize([Record.from_dict(r) for r in records]),
+        views=list(dict.fromkeys(views)),
     )
-    card_path = card.write_card(folder, context)
+    card.write_card(folder, context)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    export_atomic.pause_point("export.before_record")
+    export_atomic.write_record(folder, {"accepted": len(records), "splits": context.splits, "files": files})
+    export_atomic.swap_in(folder, final)
     return ExportSummary(
-        folder=folder,
+        folder=final,
         splits=context.splits,
         columns=list(features),
         meta_fields=dict(schema or {}),
         files=files,
-        card=card_path,
+        card=final / "README.md",
         dataset=dataset_dict,
     )
 

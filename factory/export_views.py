@@ -34,7 +34,11 @@ class View:
 
 VIEWS: dict[str, View] = {}
 #: view name -> module that registers it (imported when a recipe names the view)
-VIEW_MODULES: dict[str, str] = {}
+VIEW_MODULES: dict[str, str] = {
+    **{name: "factory.conversation_views" for name in ("messages", "sharegpt", "llama-factory", "axolotl")},
+    **{name: "factory.preference_views" for name in ("trl-preference", "trl-preference-plain", "trl-unpaired",
+                                                     "llama-factory-ranking")},
+}
 
 
 def register_view(view: View) -> None:

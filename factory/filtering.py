@@ -226,7 +226,9 @@ def all_reasons() -> dict[str, str]:
     """Every reason code an installed plugin or the engine gives, with its meaning (summary, report, card)."""
     from factory.plugins import get_registry
 
-    found = dict(CORE_REASONS)
+    from factory.conversations import REASONS as CONVERSATION_REASONS
+
+    found = {**CORE_REASONS, **CONVERSATION_REASONS}
     registry = get_registry()
     for kind in ("method", "filter"):
         for entry in registry.entries(kind):

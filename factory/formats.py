@@ -145,7 +145,7 @@ def row_to_record(row: dict[str, Any], fmt: str | None = None) -> Record:
 #: name -> loader(path) -> records. Modules that add one call :func:`register_file_format` when imported.
 FILE_FORMATS: dict[str, Callable[[Path], list[Record]]] = {}
 #: module that registers each file format, imported on first use (keeps the core's start-up light)
-FILE_FORMAT_MODULES: dict[str, str] = {}
+FILE_FORMAT_MODULES: dict[str, str] = {name: "factory.preference_sources" for name in ("votes", "oasst", "oasst-sft")}
 
 
 def register_file_format(name: str, loader: Callable[[Path], list[Record]]) -> None:
@@ -156,16 +156,24 @@ def source_format_names() -> list[str]:
     return ["auto", *FORMAT_NAMES, *sorted({*FILE_FORMATS, *FILE_FORMAT_MODULES})]
 
 
-def load_source(path: str | Path, fmt: str = "auto") -> list[Record]:
-    """Records of a source file: ``auto`` detects each row's format; a row format name forces it on every row;
-    a file format name reads the whole file its own way."""
+def load_source(path: str | Path, fmt: str = "auto", *, on_error: str = "raise") -> list[Record]:
+    """Records of a source: a JSON/JSONL file, a Parquet file, or a Hugging Face dataset folder (``save_to_disk``
+    or a folder of Parquet files). ``auto`` detects each row's format; a row format name forces it on every row;
+    a file format name reads the whole file its own way.
+
+    ``on_error="reject"`` keeps a malformed row instead of stopping: it becomes an empty record whose
+    ``meta["row_error"]`` says what is wrong (and ``meta["raw"]`` holds the row), for a stage that rejects it with a
+    reason (conversation cleaning), so nothing of a large scraped file is silently lost or stops the run.
+    """
     from factory.records import load_records
 
     path = Path(path)
-    if fmt == "auto":
+    tabular = path.is_dir() or path.suffix == ".parquet"
+    if fmt == "auto" and on_error == "raise" and not tabular:
         return load_records(path)
-    if fmt in FORMAT_NAMES:
-        return [_forced(path, record_row, fmt) for record_row in _rows(path)]
+    if fmt == "auto" or fmt in FORMAT_NAMES:
+        forced = None if fmt == "auto" else fmt
+        return [_forced(path, row, forced, on_error) for row in _rows(path)]
     if fmt not in FILE_FORMATS and fmt in FILE_FORMAT_MODULES:
         import importlib
 
@@ -175,6 +183,32 @@ def load_source(path: str | Path, fmt: str = "auto") -> list[Record]:
     return FILE_FORMATS[fmt](path)
 
 
+def _dataset_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Rows of a Parquet file or a dataset folder, through ``datasets`` (imported only for these)."""
+    try:
+        import datasets
+    except ImportError:
+        raise UserError(f"{path}: reading Parquet or a dataset folder needs the `datasets` package "
+                        "(pip install 'koalpaca-factory[export]')") from None
+    try:
+        if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
+            loaded = datasets.load_from_disk(str(path))
+        elif path.is_dir():
+            files = sorted(str(f) for f in path.rglob("*.parquet"))
+            if not files:
+                raise UserError(f"{path}: a folder source needs a saved dataset (save_to_disk) or .parquet files")
+            loaded = datasets.load_dataset("parquet", data_files=files, split="train")
+        else:
+            loaded = datasets.load_dataset("parquet", data_files=str(path), split="train")
+    except UserError:
+        raise
+    except Exception as exc:  # a broken file: one line, not a traceback
+        raise UserError(f"{path}: could not read the dataset ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        loaded = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
+    return [(f"row {i}", {k: v for k, v in row.items() if v is not None}) for i, row in enumerate(loaded)]
+
+
 def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
     import json
 
@@ -182,6 +216,8 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
     if not path.exists():
         raise UserError(f"{path}: file not found")
+    if path.is_dir() or path.suffix == ".parquet":
+        return _dataset_rows(path)
     text = path.read_text(encoding="utf-8", errors="strict") if path.suffix == ".json" else None
     if text is not None and text.lstrip().startswith("["):
         try:
@@ -192,13 +228,26 @@ def _rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
     return [(str(lineno), row) for lineno, row in iter_json_lines(path)]
 
 
-def _forced(path: Path, where_row: tuple[str, Any], fmt: str) -> Record:
+def _forced(path: Path, where_row: tuple[str, Any], fmt: str | None, on_error: str = "raise") -> Record:
+    """One row as a record (``fmt`` None: its format from its keys); a malformed row raises a located UserError,
+    or with ``on_error="reject"`` becomes an empty record carrying the problem (see :func:`load_source`)."""
     where, row = where_row
-    if not isinstance(row, dict):
-        raise UserError(f"{path}:{where}: expected a JSON object")
     try:
-        record = row_to_record(row, fmt)
+        if not isinstance(row, dict):
+            raise RowError("expected a JSON object")
+        if fmt is None and "instances" in row:  # a seed task: its first instance
+            from factory.records import _seed_from_dict
+
+            number = int("".join(ch for ch in where if ch.isdigit()) or 0)
+            record = _seed_from_dict(path, number + (0 if where.isdigit() else 1), row).first_record()
+        else:
+            if fmt is None and detect_format(row) is None:
+                raise RowError(f"no known row format (keys: {', '.join(sorted(map(str, row))) or 'none'})")
+            record = row_to_record(row, fmt)
     except RowError as exc:
-        raise UserError(f"{path}:{where}: {exc}") from None
-    record.id = record.id or f"{path.stem}-{where.replace('item ', '')}"
+        if on_error != "reject":
+            raise UserError(f"{path}:{where}: {exc}") from None
+        raw = row if isinstance(row, dict) else {"value": row}
+        record = Record(id=str(raw.get("id", "") or ""), meta={"row_error": str(exc), "source_line": where, "raw": raw})
+    record.id = record.id or f"{path.stem}-{where.replace('item ', '').replace('row ', '')}"
     return record

@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from factory.errors import UserError
 from factory.sqlite_cache import SQLiteCache
 
 #: usage counters a ledger row carries (the columns of the ``spend`` table)
@@ -55,15 +54,18 @@ class Ledger(SQLiteCache):
     """The ``spend`` table of one run folder."""
 
     table = "spend"
+    what = "spend ledger"
+    move_aside_when_damaged = False  # its spend would be forgotten silently: the user decides
+    fix = "move it aside and rerun (its spend is then forgotten), or rerun with --restart"
 
     def __init__(self, path: str | Path):
+        super().__init__(Path(path), _SCHEMA, busy_timeout_s=10.0, synchronous="NORMAL")
         try:
-            super().__init__(Path(path), _SCHEMA, busy_timeout_s=10.0, synchronous="NORMAL")
             self._conn.execute("UPDATE spend SET state = 'unsettled' WHERE state = 'reserved' AND pid != ?",
                                (os.getpid(),))
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise UserError(f"{path}: the run's spend ledger cannot be read ({exc}); move it aside and rerun "
-                            "(its spend is then forgotten), or rerun with --restart") from None
+            self._conn.close()
+            raise self._damaged(exc) from None
         self._buffer: dict[str, dict[str, float]] = {}
         self._buffer_lock = threading.Lock()
 

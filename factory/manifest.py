@@ -90,6 +90,8 @@ class RunManifest(_Model):
     usage: dict[str, UsageStats] = Field(default_factory=dict)
     totals: UsageStats = Field(default_factory=UsageStats)
     budget_usd: float | None = None
+    #: figures the method reports about what it made (preference methods: scores, margins, position bias)
+    method_summary: dict[str, Any] | None = None
     provenance: Provenance = Field(default_factory=Provenance)
     #: where the CPU-bound work ran (executor plugin and its workers); never part of the run's identity
     executor: dict[str, Any] | None = None

@@ -98,6 +98,9 @@ class Method(Plugin):
     reasons: ClassVar[dict[str, str]] = {}
     #: Whether the method needs seed tasks (the language's seed set when the recipe names none).
     needs_seeds: ClassVar[bool] = True
+    #: Whether the seed tasks start the near-duplicate pool: False for a method whose records answer or judge the
+    #: seeds themselves (every record would be a near-duplicate of its own seed).
+    seeds_in_pool: ClassVar[bool] = True
     #: Whether the method needs a source section (records to answer, translate or judge).
     needs_inputs: ClassVar[bool] = False
 
@@ -123,6 +126,12 @@ class Method(Plugin):
     def estimate(self, ctx: MethodContext, remaining: int, keep_rate: float) -> MethodEstimate:
         """Requests and tokens to keep ``remaining`` more records, if ``keep_rate`` of candidates survive."""
         return MethodEstimate(0, 0, 0, 0, [("estimate", f"method {type(self).__name__} gives no estimate")])
+
+    @classmethod
+    def run_summary(cls, run_dir: Any) -> dict[str, Any] | None:
+        """Figures about what this method made, read from a run folder's journals, for stats.json
+        (``method_summary``), the card and the report; None when the method has none."""
+        return None
 
     @classmethod
     def teachers_for(cls, options: Any) -> dict[str, Any]:

@@ -166,6 +166,9 @@ def recipe_input_problems(recipe: Any, recipe_path: str | Path, problem: Callabl
         checks.append((("method", "seeds"), recipe.method.seeds or DEFAULT))
     if recipe.source is not None and recipe.source.path:
         checks.append((("source", "path"), recipe.source.path))
+    for index, item in enumerate(recipe.sources or []):
+        if item.path:
+            checks.append((("sources", index, "path"), item.path))
     problems = []
     for loc, value in checks:
         if value == DEFAULT and not get_registry().has("language", recipe.language):

@@ -18,7 +18,7 @@ def build_plan(loaded: LoadedRecipe) -> list:
     stages: list = []
     if recipe.method:
         stages += [SeedStage(), GenerateStage()]
-    elif recipe.source:
+    elif recipe.has_source:
         stages += [SourceStage(), ProcessSourceStage(translate=recipe.translate is not None)]
     if recipe.is_data_recipe and recipe.export.enabled:
         stages.append(ExportStage())
@@ -77,6 +77,10 @@ def fingerprint(loaded: LoadedRecipe, inputs_sha256: str | None) -> dict[str, An
         fp["method"] = {**plugins["method"].identity, **identity_of(recipe.method), "inputs_sha256": inputs_sha256}
     if recipe.source:
         fp["source"] = {**identity_of(recipe.source), "sha256": inputs_sha256}
+    if recipe.sources:
+        fp["sources"] = {"items": [identity_of(item) for item in recipe.sources], "sha256": inputs_sha256}
+    if recipe.conversations:
+        fp["conversations"] = identity_of(recipe.conversations)
     if loaded.teacher is not None and recipe.is_data_recipe:
         fp["teacher"] = loaded.teacher.identity
     if recipe.translate:

@@ -43,6 +43,10 @@ DEFAULT_PLUGINS = (
     "factory.default_plugins.translation_qa",
     "factory.default_plugins.evol_instruct",
     "factory.default_plugins.self_instruct_original",
+    "factory.default_plugins.self_chat",
+    "factory.default_plugins.distill",
+    "factory.default_plugins.ai_feedback",
+    "factory.default_plugins.pairwise_judge",
     "factory.default_plugins.local_executor",
     "factory.default_plugins.ray_executor",
 )

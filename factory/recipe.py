@@ -60,6 +60,30 @@ class SourceSection(Strict):
         return self
 
 
+class SourceItem(SourceSection):
+    """One source of a mixture (``sources:``, Koala's mix of ShareGPT, HC3, Alpaca ...)."""
+
+    name: str | None = Field(None, description="Name kept in each record's meta.source_name; default: the file's "
+                             "stem or the dataset id.")
+    weight: float = Field(1.0, gt=0, le=1, description="Share of this source's records used (after limit), a "
+                          "seeded sample: 0.25 keeps a quarter. Weights below 1 down-sample a large source so a "
+                          "mixture keeps its proportions; a record is never repeated (duplicates would be dropped).")
+
+
+class ConversationsSection(Strict):
+    """Cleaning of multi-turn sources (see factory.conversations for each step and its reason code)."""
+
+    html_to_markdown: bool = Field(True, description="Convert HTML in turns to Markdown (code blocks become "
+                                   "``` fences with their language).")
+    same_role: Literal["merge", "reject"] = Field("merge", description="Consecutive turns of one role: merge "
+                                                  "them (blank line between) or reject the conversation.")
+    exact_duplicates: bool = Field(True, description="Drop a conversation identical to an earlier one.")
+    max_tokens: int | None = Field(None, ge=1, description="Split longer conversations at turn boundaries into "
+                                   "parts of at most this many tokens, each starting with a user turn.")
+    tokenizer: str | None = Field(None, description="Tokenizer (Hugging Face name or folder) counting max_tokens; "
+                                  "default: the language plugin's length measure.")
+
+
 class TeacherSection(PluginSection):
     """The teacher model; core keys (concurrency, limits, retries, price) plus the plugin's options."""
 
@@ -67,8 +91,9 @@ class TeacherSection(PluginSection):
 class TranslateSection(PluginSection):
     source_lang: str = Field("en", description="Language code of the source text.")
     target_lang: str | None = Field(None, description="Language code to translate into; default: the recipe's language.")
-    fields: list[Literal["instruction", "input", "output"]] = Field(
-        default_factory=lambda: ["instruction", "input", "output"], description="Record fields to translate.")
+    fields: list[Literal["instruction", "input", "output", "turns"]] = Field(
+        default_factory=lambda: ["instruction", "input", "output"], description="Record fields to translate; "
+        "`turns`: every turn of a conversation, one by one (KoVicuna), instead of the Alpaca fields.")
     regenerate_output: bool = Field(False, description="Translate instruction/input, then ask the teacher for the output in the target language (KoAlpaca v1.0).")
     max_attempts: int = runtime(5, ge=1, description="Attempts per request on retryable errors (429, 5xx, timeouts).")
     backoff_initial_s: float = runtime(1.0, ge=0, description="First retry delay (seconds), doubled per attempt, with jitter.")
@@ -138,6 +163,10 @@ class Recipe(Strict):
     batch_size: int = Field(8, ge=1, description="Teacher requests (or source records / 8) per journal batch; a batch is the unit of resume.")
     method: MethodSection | None = Field(None, description="Generate new records (self-instruct).")
     source: SourceSection | None = Field(None, description="Start from existing records (for translation recipes).")
+    sources: list[SourceItem] | None = Field(None, min_length=1, description="Start from several sources mixed "
+                                             "in order (each with its format, limit, weight and name).")
+    conversations: ConversationsSection | None = Field(None, description="Clean multi-turn source conversations "
+                                                       "(HTML to Markdown, turn order, duplicates, splitting).")
     teacher: TeacherSection | None = Field(None, description="Teacher model for generation and output regeneration.")
     translate: TranslateSection | None = Field(None, description="Translate records from source_lang to the recipe language.")
     filters: Annotated[Union[Annotated[FiltersSection, Tag("mapping")], Annotated[list[str | dict[str, Any]], Tag("list")]],
@@ -162,21 +191,37 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Recipe":
-        if self.method and self.source:
+        if self.source and self.sources:
+            raise ValueError("give either source (one) or sources (a list), not both")
+        if self.method and self.has_source:
             raise ValueError("a recipe either generates (method) or starts from a source (source), not both")
-        if not self.method and not self.source and not self.train:
+        if not self.method and not self.has_source and not self.train:
             raise ValueError("a recipe needs method (generate), source (translate/filter) or train")
         if self.method and not self.teacher:
             raise ValueError("method needs a teacher section")
-        if self.translate and not self.source:
+        if self.translate and not self.has_source:
             raise ValueError("translate needs a source section")
+        if self.conversations and not self.has_source:
+            raise ValueError("conversations cleans source records: it needs source or sources")
+        if self.translate and "turns" in self.translate.fields and (len(set(self.translate.fields)) > 1
+                                                                     or self.translate.regenerate_output):
+            raise ValueError("translate.fields: turns translates whole conversations: use it alone, without "
+                             "regenerate_output")
         if self.translate and self.translate.regenerate_output and not self.teacher:
             raise ValueError("translate.regenerate_output needs a teacher section")
         return self
 
     @property
+    def has_source(self) -> bool:
+        return bool(self.source or self.sources)
+
+    def source_list(self) -> list[SourceSection]:
+        """Every source, in order (``source`` is a list of one)."""
+        return list(self.sources or ([self.source] if self.source else []))
+
+    @property
     def is_data_recipe(self) -> bool:
-        return bool(self.method or self.source)
+        return bool(self.method or self.has_source)
 
 
 PLUGIN_SECTIONS = {"method": "method", "teacher": "teacher", "translate": "translator", "publish": "publisher",
@@ -193,8 +238,24 @@ def _problem(source_name: str, doc: PositionedYAML | None, loc: tuple, message: 
     for key in overrides:
         if dotted == key or dotted.startswith(key + "."):
             return f"--set {key}: {dotted}: {message}"
+    for key in overrides:  # a key that --set added (``--set foo.bar=1``: ``foo`` is unknown), not in the file
+        if key.startswith(dotted + ".") and not _in_document(doc, loc):
+            return f"--set {key}: {dotted}: {message}"
     line, col = doc.position(loc, value=at_value) if doc else (1, 1)
     return f"{source_name}:{line}:{col}: {dotted}: {message}"
+
+
+def _in_document(doc: PositionedYAML | None, loc: tuple) -> bool:
+    """Whether the recipe file itself has the key at ``loc`` (rather than an override adding it)."""
+    node: Any = doc.data if doc else None
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -211,12 +272,26 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        target = result
-        for part in parts[:-1]:
-            if not isinstance(target.get(part), dict):
-                target[part] = {}
-            target = target[part]
-        target[parts[-1]] = value
+        target: Any = result
+        for position, part in enumerate(parts):
+            last = position == len(parts) - 1
+            if isinstance(target, list):  # an item of a list section: sources.0.path
+                if not part.isdigit() or int(part) >= len(target):
+                    raise RecipeError([f"--set {item}: {'.'.join(parts[:position]) or parts[0]} has no item {part} "
+                                       f"(it has {len(target)})"])
+                index = int(part)
+                if last:
+                    target[index] = value
+                elif not isinstance(target[index], (dict, list)):
+                    target[index] = {}
+                target = target[index]
+                continue
+            if last:
+                target[part] = value
+            else:
+                if not isinstance(target.get(part), (dict, list)):
+                    target[part] = {}
+                target = target[part]
     return result
 
 
@@ -350,10 +425,10 @@ def _validate_plugin_sections(data: dict[str, Any], problem, recipe_path: Path) 
         if config is not None:
             plugins[section] = config
     raw_filters = data.get("filters", {})
-    if any(k in data for k in ("method", "source")) and isinstance(raw_filters, (dict, list)):
+    if any(k in data for k in ("method", "source", "sources")) and isinstance(raw_filters, (dict, list)):
         plugins["filters"] = _validate_filters(
             raw_filters, lambda name, values, loc: validated("filters", "filter", name, values, loc, loc))
-    if any(k in data for k in ("method", "source", "train")) and language:
+    if any(k in data for k in ("method", "source", "sources", "train")) and language:
         options = data.get("language_options")
         config = validated("language", "language", language, options if isinstance(options, dict) else {},
                            ("language_options",), ("language",))

@@ -190,6 +190,9 @@ class Record:
     # -- what filters judge ----------------------------------------------------------------
     def texts(self, target: str) -> list[str]:
         """The texts a filter with this ``target`` judges (an absent part gives no text)."""
+        if target == "output" and self._first_index("assistant") is None and (self.chosen, self.rejected) != (None, None):
+            # a pair's output is its two replies: output filters (empty_output, length, language_id...) judge both
+            return [t for t in (self.chosen, self.rejected) if t is not None]
         if target in FIELDS:
             value = getattr(self, target)
             return [value] if (value or target != "input") else []

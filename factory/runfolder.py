@@ -72,6 +72,50 @@ class RunState:
         data.setdefault("version", 1)
         return cls(**data)
 
+    @classmethod
+    def load(cls, path: Path) -> "RunState":
+        """The state in ``path``, checked field by field: a state.json that is not UTF-8, not JSON, not an
+        object or has a field of the wrong type is one UserError naming the file, the field and the fix."""
+        fix = ("it was edited or written by something else; rerun `factory run` with --restart (the folder is kept "
+               "as <name>.old-<time>)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); {fix}") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {fix}") from None
+        except IsADirectoryError:
+            raise UserError(f"{path}: a folder where the run state should be; {fix}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: expected a JSON object, found {_json_kind(data)}; {fix}")
+        for name, kinds in _STATE_FIELD_KINDS.items():
+            if name in data and not (isinstance(data[name], kinds) and not isinstance(data[name], bool)):
+                raise UserError(f"{path}: field '{name}' must be {_KIND_WORDS[kinds]}, found "
+                                f"{_json_kind(data[name])}; {fix}")
+        if not all(isinstance(stage, str) for stage in data.get("stages_done", [])):
+            raise UserError(f"{path}: field 'stages_done' must be a list of stage names; {fix}")
+        for name in ("batches_done", "accepted_bytes", "rejected_bytes", "accepted", "rejected"):
+            if data.get(name, 0) < 0:
+                raise UserError(f"{path}: field '{name}' must not be negative; {fix}")
+        return cls.from_json(data)
+
+
+_STATE_FIELD_KINDS: dict[str, type | tuple[type, ...]] = {
+    "fingerprint": dict, "batches_done": int, "accepted_bytes": int, "rejected_bytes": int, "accepted": int,
+    "rejected": int, "stages_done": list, "counters": dict, "started_at": (int, float), "version": int,
+}
+_KIND_WORDS = {dict: "an object", int: "an integer", list: "a list", (int, float): "a number"}
+
+
+def _json_kind(value: Any) -> str:
+    """How JSON would name ``value``'s type (for messages)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}.get(
+        type(value), type(value).__name__)
+
 
 def diff_fingerprints(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
     """Human-readable list of changed paths between two fingerprints."""
@@ -139,16 +183,19 @@ class RunFolder:
         naming what changed; ``restart`` moves the old folder aside first.
         """
         if restart and self.path.exists():
+            from factory import runlock
+
             backup = self.path.with_name(f"{self.path.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
             shutil.move(str(self.path), str(backup))
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = runlock.held(self.path)
+            if lock is not None:
+                lock.relocate()
         self.path.mkdir(parents=True, exist_ok=True)
         self.cache_dir.mkdir(exist_ok=True)
         resuming = self.exists()
         if resuming:
-            try:
-                self.state = RunState.from_json(json.loads(self.state_path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise UserError(f"{self.state_path}: unreadable run state ({exc}); rerun with --restart to start fresh") from None
+            self.state = RunState.load(self.state_path)
             if self.state.version < STATE_VERSION:
                 raise UserError(
                     f"{self.path}: this run folder was written by an older factory (run state v{self.state.version}); "
@@ -168,7 +215,10 @@ class RunFolder:
             for path in (self.accepted_path, self.rejected_path):
                 path.write_bytes(b"")
             self._save_state()
-        atomic_write_text(self.recipe_path, yaml.safe_dump(recipe_data, allow_unicode=True, sort_keys=False))
+        from factory.secrets_scan import scrub
+
+        # secret-free by construction (keys live in the environment); scrubbed anyway, as export does
+        atomic_write_text(self.recipe_path, yaml.safe_dump(scrub(recipe_data), allow_unicode=True, sort_keys=False))
         return resuming
 
     def _truncate_to_committed(self) -> None:
@@ -240,12 +290,27 @@ class RunFolder:
 
 
 def iter_records(path: Path) -> Iterator[Record]:
+    """The records of a journal; a damaged line is one UserError naming the file, the line and the fix."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield Record.from_dict(json.loads(line))
+    fix = ("a committed line was damaged after it was written; restore the file from a backup, or rerun "
+           "`factory run` with --restart (the folder is kept as <name>.old-<time>)")
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw.decode("utf-8"))
+                if not isinstance(data, dict):
+                    raise TypeError(f"expected a JSON object, found {_json_kind(data)}")
+                record = Record.from_dict(data)
+            except UnicodeDecodeError:
+                raise UserError(f"{path}:{lineno}: not UTF-8 text; {fix}") from None
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg}); {fix}") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise UserError(f"{path}:{lineno}: not a record ({exc}); {fix}") from None
+            yield record
 
 
 def open_existing(path: str | Path) -> RunFolder:
@@ -256,5 +321,5 @@ def open_existing(path: str | Path) -> RunFolder:
     if not folder.accepted_path.exists():
         raise UserError(f"{folder.path}: not a run folder (no accepted.jsonl)")
     if folder.state_path.exists():
-        folder.state = RunState.from_json(json.loads(folder.state_path.read_text(encoding="utf-8")))
+        folder.state = RunState.load(folder.state_path)
     return folder

@@ -97,6 +97,25 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str
     return found
 
 
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the *name* of an environment variable (an ``*_env`` option), or None.
+
+    A key pasted where its variable's name belongs would be printed in errors and kept in the run
+    folder; the reason returned never contains the value.
+    """
+    if _line_kinds(value, secret_env_values()) or (not _ENV_NAME_SHAPE.fullmatch(value) and _looks_like_token(value)
+                                                   and len(value) >= 16):
+        return ("this looks like a secret itself, not the name of an environment variable (its value is not "
+                "shown): put the key in an environment variable, e.g. export OPENAI_API_KEY=..., and give that "
+                "variable's name here")
+    if not _VARIABLE_NAME.fullmatch(value):
+        return "not the name of an environment variable (letters, digits and _, not starting with a digit)"
+    return None
+
+
 def _looks_like_token(value: str) -> bool:
     if _ENV_NAME_SHAPE.fullmatch(value):  # OPENAI_API_KEY: the name of a variable
         return False

@@ -33,7 +33,7 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
             provenance.method = recipe.method.plugin
             provenance.method_identity = ctx.loaded.plugin("method").identity
             provenance.seed_set = ctx.seed_info
-        if recipe.source:
+        if recipe.has_source:
             provenance.source = ctx.seed_info if not recipe.method else provenance.source
         if ctx.loaded.teacher is not None and provenance.teacher is None:
             provenance.teacher = ctx.loaded.teacher.provenance()
@@ -42,6 +42,13 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
             t = recipe.translate
             provenance.translation = {"source_lang": t.source_lang, "target_lang": t.target_lang or recipe.language,
                                       "fields": list(t.fields), "regenerate_output": t.regenerate_output}
+    method_summary = None
+    if recipe.method:
+        method_summary = ctx.loaded.plugin("method").cls.run_summary(ctx.run.path)
+    elif recipe.source and any(r.is_preference for r in ctx.source_records or ()):
+        from factory.preferences import run_summary  # human preference sources (votes, oasst, TRL rows)
+
+        method_summary = run_summary(ctx.run.path)
     return RunManifest(
         recipe=recipe.name,
         language=recipe.language,
@@ -57,6 +64,7 @@ def build_stats(ctx: RunContext, status: Status, stop_reason: str | None = None)
         usage=usage,
         totals=totals,
         budget_usd=recipe.budget_usd,
+        method_summary=method_summary,
         provenance=provenance,
         executor=ctx.executor.describe() if ctx.executor is not None else None,
         endpoints=ctx.endpoint_stats(),

@@ -114,6 +114,18 @@ def estimate_prompt_tokens(request: TeacherRequest) -> int:
     return estimate_text_tokens(request.prompt or "")
 
 
+EMPTY_REPLY = "empty reply (the answer had no content)"
+
+
+def is_empty_reply(completion: Completion) -> bool:
+    """An answer with no text (``content: null`` or blank): a failure to retry, not a success to keep.
+
+    Counted as a success it would be cached, and a run would pay batch after batch for nothing until the
+    stall guard stopped it; as a failure it is retried, and a rerun asks again.
+    """
+    return not (completion.text or "").strip()
+
+
 class ResponseCache(SQLiteCache):
     """Responses by request key in a SQLite file, committed as each response arrives.
 
@@ -122,6 +134,7 @@ class ResponseCache(SQLiteCache):
     """
 
     table = "responses"
+    what = "response cache"
 
     def __init__(self, path: str | Path):
         super().__init__(
@@ -139,6 +152,8 @@ class ResponseCache(SQLiteCache):
             return None
         try:
             data = json.loads(row[0])
+            if not str(data["text"] or "").strip():
+                return None  # an empty answer an older factory cached: ask again
             return Completion(
                 text=data["text"],
                 finish_reason=data["finish_reason"],
@@ -448,6 +463,8 @@ class TeacherClient:
             state.token_bucket.refund(estimated_tokens - completion.prompt_tokens - completion.completion_tokens)
         if completion.time_to_first_token_s is not None:
             self.usage.add_stream(completion)
+        if is_empty_reply(completion):  # paid (counted above) but useless: retried, never cached
+            raise RetryableTeacherError(EMPTY_REPLY)
         return completion
 
     async def _complete_batched(self, requests: Sequence[TeacherRequest]) -> list[Completion | TeacherRequestFailed]:

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import random
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from factory.costs import Budget, Usage
-from factory.errors import StopRun, UserError
+from factory.errors import StopRun
 from factory.protect import (SCHEME_VERSION, SPAN_LOST, MaskedText, ProtectedSpanLost, mask, restore_scheme_1,
                              reusable_from_scheme_1)
 from factory.records import Record
@@ -93,22 +92,17 @@ class TranslationCache(SQLiteCache):
     """
 
     table = "translations"
+    what = "translation cache"
 
     def __init__(self, path: str | Path | None = None):
         path = Path(path) if path is not None else default_cache_dir() / CACHE_FILE
-        try:
-            super().__init__(
-                path,
-                "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, engine TEXT NOT NULL, "
-                "source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, source_text TEXT NOT NULL, "
-                "output TEXT NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL)",
-                busy_timeout_s=30.0,
-            )
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise UserError(
-                f"{path}: the translation cache cannot be opened ({exc}); "
-                f"move the file away or set {CACHE_DIR_ENV} to another folder"
-            ) from None
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, engine TEXT NOT NULL, "
+            "source_lang TEXT NOT NULL, target_lang TEXT NOT NULL, source_text TEXT NOT NULL, "
+            "output TEXT NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL)",
+            busy_timeout_s=30.0,
+        )
 
     @staticmethod
     def key(engine: str, source: str, target: str, text: str, scheme: str = SCHEME_VERSION) -> str:
@@ -279,7 +273,7 @@ class TranslationService:
         self, records: Sequence[Record], fields: Sequence[str], source: str, target: str
     ) -> CharacterEstimate:
         """:meth:`estimate` over the chosen fields of ``records``."""
-        return self.estimate([getattr(r, f) for r in records for f in fields], source, target)
+        return self.estimate([t for r in records for f in fields for t in record_texts(r, f)], source, target)
 
     # -- translate ---------------------------------------------------------------------------
     async def translate_texts(self, texts: Sequence[str], source: str, target: str) -> list[str | None]:
@@ -546,6 +540,8 @@ async def translate_records(
     from factory.translation_qa import normalise_input
 
     chosen = [f for f in dict.fromkeys(fields) if not (regenerate_output and f == "output")]
+    if "turns" in chosen:
+        return await translate_turns(records, service, source, target)
     flat = [normalise_input(record.input, source) if f == "input" else getattr(record, f)
             for record in records for f in chosen]  # a <noinput> input is no input: never sent
     outcomes = await service.translate_detailed(flat, source, target)
@@ -587,6 +583,43 @@ async def translate_records(
     for i, answer in zip(waiting, answers):
         results[i] = answer
     return results
+
+
+async def translate_turns(records: Sequence[Record], service: TranslationService, source: str,
+                          target: str) -> list[tuple[Record | None, str | None]]:
+    """Translate every turn of each conversation (KoVicuna), each turn its own text: its code, URLs and
+    placeholders protected, cached and billed once across runs. One failed turn rejects the conversation (a
+    conversation with one untranslated turn would teach a mixed language). Preference texts are turns too."""
+    flat = [m["content"] for record in records for m in record.messages]
+    flat += [t for record in records for t in (record.chosen, record.rejected) if t is not None]
+    outcomes = iter(await service.translate_detailed(flat, source, target))
+    per_record = [[next(outcomes) for _ in record.messages] for record in records]
+    extras = [[next(outcomes) if t is not None else None for t in (r.chosen, r.rejected)] for r in records]
+    results: list[tuple[Record | None, str | None]] = []
+    for record, mine, extra in zip(records, per_record, extras):
+        failed = next((o.reason for o in [*mine, *(e for e in extra if e)] if o.text is None), None)
+        if failed is not None:
+            results.append((None, failed))
+            continue
+        translated = record.copy()
+        for turn, outcome in zip(translated.messages, mine):
+            turn["content"] = outcome.text
+        translated.chosen, translated.rejected = (e.text if e else None for e in extra)
+        translated.meta["translation"] = {"translator": service.label, "source_id": record.id,
+                                          "source_language": source, "target_language": target, "fields": ["turns"],
+                                          "turns": len(mine), "output": "translated"}
+        unchanged = [i for i, o in enumerate(mine) if o.unchanged]
+        if unchanged:
+            translated.meta["translation"]["unchanged_turns"] = unchanged
+        results.append((translated, None))
+    return results
+
+
+def record_texts(record: Record, field: str) -> list[str]:
+    """What translating ``field`` of ``record`` sends: the field, or every turn for ``turns``."""
+    if field == "turns":
+        return [m["content"] for m in record.messages] + [t for t in (record.chosen, record.rejected) if t is not None]
+    return [getattr(record, field)]
 
 
 async def regenerate_outputs(
@@ -663,7 +696,8 @@ def estimate_translation(ctx: Any) -> list[tuple[str, str, float]]:
     fields = translated_fields(section)
     service = build_translation_service(ctx, "estimate")
     try:
-        est = service.estimate_characters(ctx.source_records, fields, source, target)
+        records = [r for r in ctx.source_records if r.id not in ctx.source_rejections]
+        est = service.estimate_characters(records, fields, source, target)
         identity = service.label
         price = service.price_per_million_chars
     finally:

@@ -85,3 +85,66 @@ def test_scrub_drops_secret_keys_and_redacts_values():
         "usage": {"prompt_tokens": 10, "completion_tokens": 5},
         "notes": [f"contains {REDACTED}", 3]}
     assert redact(f"token = {'Ab1' * 8}", {}) == f"token = {REDACTED}"
+
+
+# ------------------------------------------------------------------ a key where its variable's name belongs
+
+SECRET_RECIPE = """\
+name: pasted-key
+language: en
+method:
+  seeds: {seeds}
+  target: 6
+teacher:
+  plugin: openai
+  model: gpt-4o-mini
+  api_key_env: {value}
+"""
+
+
+@pytest.mark.parametrize("value, how", [
+    ("sk-" + "proj-abcdefghijklmnopqrstuvwxyz0123456789", "recipe"),
+    ("hf_" + "abcdefghijklmnopqrstuvwxyz0123456789", "--set"),
+    ("Zq8" + "xk2LmP0vRt7Yw4Nc6Bd9Fh1Jg3", "recipe"),  # a random-looking token of no known shape
+    ("ENV_HELD_SECRET", "env"),  # the value of a secret variable of this environment
+])
+def test_a_secret_in_an_env_option_is_refused_without_echoing_it_and_nothing_is_written(tmp_path, value, how):
+    from factory.testing.helpers import run_cli, write_seeds
+
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    env = {}
+    if how == "env":
+        env = {"MY_SERVICE_TOKEN": "ENV_HELD_SECRET"}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(SECRET_RECIPE.format(seeds=seeds, value="OPENAI_API_KEY" if how == "--set" else value))
+    out = tmp_path / "run"
+    args = ["run", str(recipe), "--out", str(out)] + (["--set", f"teacher.api_key_env={value}"] if how == "--set" else [])
+    result = run_cli(*args, env=env)
+    assert result.returncode == 2
+    assert value not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "teacher.api_key_env" in lines[0] and "looks like a secret itself" in lines[0]
+    assert ("--set teacher.api_key_env" in lines[0]) == (how == "--set")
+    assert not out.exists()  # no run folder, so no recipe.yaml holding it
+
+
+def test_env_options_take_variable_names_only():
+    from factory.secrets_scan import env_name_problem
+    from factory_openai.teacher import OpenAITeacher
+
+    assert env_name_problem("OPENAI_API_KEY") is None and env_name_problem("my_key_2") is None
+    assert "not the name of an environment variable" in env_name_problem("MY-KEY")
+    with pytest.raises(Exception) as info:
+        OpenAITeacher.options_model(model="m", api_key_env="sk-" + "abcdefghijklmnopqrstuvwxyz012345")
+    assert "abcdefghijklmnop" not in str(info.value)
+
+
+def test_the_run_folders_recipe_is_scrubbed(tmp_path):
+    """Even a secret that reached the recipe data some other way is never written into RUN/recipe.yaml."""
+    from factory.runfolder import RunFolder
+
+    key = "sk-" + "proj-abcdefghijklmnopqrstuvwxyz0123456789"
+    run = RunFolder(tmp_path / "run")
+    run.open({"x": 1}, {"name": "r", "notes": f"key {key}", "teacher": {"api_key": key, "model": "m"}})
+    text = (tmp_path / "run" / "recipe.yaml").read_text()
+    assert key not in text and "model: m" in text

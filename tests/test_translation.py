@@ -366,7 +366,7 @@ def test_regenerate_output_asks_the_teacher_in_the_target_language(cache):
     assert e1 is None and r1.instruction == "GIVE A TIP" and r1.output == "답변: GIVE A TIP"
     assert r2.output == "답변: TRANSLATE THIS" and r2.meta["translation"]["output"] == "regenerated"
     assert r2.meta["translation"]["fields"] == ["instruction", "input"]
-    assert (r3, e3) == (None, "empty_output")
+    assert (r3, e3) == (None, "teacher_failed")  # an empty reply is a failed request (retried), not an answer
     assert len(bodies) == 3  # requests run concurrently: find them by content
     users = sorted(b["messages"][1]["content"] for b in bodies)
     assert users == ["FAIL ON PURPOSE", "GIVE A TIP", "TRANSLATE THIS\n\nGOOD MORNING"]  # <noinput> is no input

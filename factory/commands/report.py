@@ -32,11 +32,19 @@ def report_command(run_dir: str, output: str | None, samples: int, top_verbs: in
     if missing:
         raise UserError(missing[0])
 
+    from pathlib import Path
+
+    from factory import runlock
     from factory.executors import build_executor
 
-    with build_executor(executor_name, workers=workers) as executor:
-        result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects,
-                              executor=executor)
+    lock = runlock.shared(run_dir, purpose="report on") if (Path(run_dir) / "accepted.jsonl").exists() else None
+    try:
+        with build_executor(executor_name, workers=workers) as executor:
+            result = build_report(run_dir, output, samples=samples, top_verbs=top_verbs, top_objects=top_objects,
+                                  executor=executor)
+    finally:
+        if lock is not None:
+            lock.release()
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if timings:

@@ -60,10 +60,18 @@ def train_command(recipe: str, overrides: tuple[str, ...], out: str | None, data
         command = trainer.launch_command(job, recipe, reproducing_args(overrides, out, data, quiet))
         click.echo(shlex.join(command))
         return
-    run.path.mkdir(parents=True, exist_ok=True)
-    job = build_job(ctx)
-    result = trainer.train(job)
-    write_train_metrics(run.path, result.metrics)
+    from contextlib import ExitStack
+
+    from factory import runlock
+
+    with ExitStack() as locks:
+        locks.enter_context(runlock.acquire(run.path, purpose="train into"))
+        source = Path(loaded.recipe.train.data) if loaded.recipe.train.data else None
+        if source is not None and source.is_dir() and (source / "accepted.jsonl").exists():
+            locks.enter_context(runlock.shared(source, purpose="train on"))  # no writer mid-commit
+        job = build_job(ctx)
+        result = trainer.train(job)
+        write_train_metrics(run.path, result.metrics)
     click.echo(f"model: {result.output_dir}")
     for key, value in result.metrics.items():
         click.echo(f"  {key}: {value}")

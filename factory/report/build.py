@@ -43,6 +43,8 @@ class Analysis:
     sample: list[int]  # positions of the random sample, in file order
     similar_pairs: list[tuple[float, int, int]]
     notes: list[str] = field(default_factory=list)
+    #: factory.conversation_stats.summarize of the kept records, turns measured by the language plugin
+    conversations: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +82,7 @@ def _load_seeds(data: RunData, notes: list[str]) -> list[Record] | None:
 def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_objects: int = 4,
             timer: _Timer | None = None, executor: Any = None) -> Analysis:
     """Measure a loaded run folder; ``executor`` (a factory.executors.Executor) runs the tokenization."""
+    from factory.conversation_stats import summarize
     from factory.plugins import get_plugin
 
     timer = timer or _Timer()
@@ -114,6 +117,7 @@ def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_object
         data=data, language=language, to_rest=to_rest, seeds=seeds, to_seeds=to_seeds, pairs=pairs, tree=tree,
         lengths=lengths, funnel=funnel(data.stats, data.rejected, len(records)), stages=stage_usage(data.stats),
         sample=sample, similar_pairs=similarity.top_pairs(to_rest, samples), notes=notes,
+        conversations=timer.run("conversations", lambda: summarize(records, language.count_words)),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from factory.report.figures import funnel as funnel_figure
@@ -181,6 +182,61 @@ def _rejections(a: "Analysis", figures: _Figures) -> Section:
     return section
 
 
+def _language_mix(rows: Sequence[dict]) -> Counter:
+    """Per conversation, the language most of its identified turns are in (``meta.language_id``)."""
+    mix: Counter = Counter()
+    for meta in rows:
+        found = [d.get("language") or "none" for d in meta.get("language_id") or [] if isinstance(d, dict)]
+        mix[Counter(found).most_common(1)[0][0] if found else "not identified"] += 1
+    return mix
+
+
+def _conversations(a: "Analysis") -> Section:
+    """Turns per conversation, length of a turn by role, language mix and the cleaning funnel."""
+    from factory.conversations import REASONS
+
+    summary = a.conversations
+    section = Section("conversations", "Conversations")
+    if not summary or not summary.get("multi_turn"):
+        section.parts.append(Paragraph("Every kept record is a single exchange: no multi-turn conversation."))
+        return section
+    spread = summary["turns_per_conversation"]
+    section.parts.append(Paragraph(
+        f"{summary['conversations']:,} conversations, {summary['multi_turn']:,} with more than one user turn; turns "
+        f"per conversation (system prompt not counted): median {spread['median']:g}, mean {spread['mean']:g}, "
+        f"max {spread['max']:g}" + (f"; {summary['split_parts']:,} are parts of longer conversations split at turn "
+                                     "boundaries" if summary.get("split_parts") else "") + "."))
+    total = summary["conversations"]
+    section.parts.append(Table(("turns", "conversations", "share"),
+                               [(str(n), f"{c:,}", _pct(c, total)) for n, c in summary["turn_histogram"].items()],
+                               ("num", "num", "num")))
+    section.parts.append(Table(
+        (f"{a.language.code} tokens per turn", "turns", "min", "median", "mean", "max"),
+        [(role, f"{sum(1 for r in a.data.records for m in r.messages if m['role'] == role):,}",
+          *(f"{v[k]:g}" for k in ("min", "median", "mean", "max"))) for role, v in summary["tokens_per_turn"].items()],
+        ("", "num", "num", "num", "num", "num")))
+    kept_mix = _language_mix([r.meta for r in a.data.records])
+    dropped_mix = _language_mix([row.get("meta") or {} for row in a.data.rejected
+                                 if row.get("reason") == "wrong_language"])
+    languages = sorted(set(kept_mix) | set(dropped_mix), key=lambda k: -(kept_mix[k] + dropped_mix[k]))
+    section.parts.append(Table(("language (most turns)", "kept", "rejected as wrong_language"),
+                               [(code, f"{kept_mix[code]:,}", f"{dropped_mix[code]:,}") for code in languages],
+                               ("", "num", "num")))
+    if summary.get("sources"):
+        section.parts.append(Table(("source", "kept"), [(k, f"{v:,}") for k, v in summary["sources"].items()],
+                                   ("", "num")))
+    reasons = {step.reason: step.rejected for step in a.funnel.steps}
+    remaining = a.funnel.candidates
+    rows = [("source records and candidates", "", f"{remaining:,}")]
+    for reason in [*(r for r in REASONS if r in reasons), *(r for r in reasons if r not in REASONS)]:
+        remaining -= reasons[reason]
+        rows.append((reason, f"{reasons[reason]:,}", f"{remaining:,}"))
+    section.parts.append(Paragraph("The funnel: conversation cleaning first (malformed, empty, duplicates), then "
+                                   "the recipe's filters in their order."))
+    section.parts.append(Table(("step", "removed", "left"), rows, ("", "num", "num")))
+    return section
+
+
 def _judge_scores(a: "Analysis") -> Section:
     """The distribution of judge scores (``meta.judge``, written by the judge_score filter) over kept and dropped records."""
     section = Section("judge-scores", "Judge scores")
@@ -203,6 +259,56 @@ def _judge_scores(a: "Analysis") -> Section:
     rows = [(f"{score:g}", f"{kept.count(score):,}", f"{dropped.count(score):,}", _pct(every.count(score), len(every)))
             for score in sorted(set(every), reverse=True)]
     section.parts.append(Table(("score", "kept", "rejected", "share"), rows, ("", "num", "num", "num")))
+    return section
+
+
+def _histogram_rows(histogram: dict, total: int) -> list[tuple]:
+    return [(value, f"{count:,}", _pct(count, total), "█" * max(1, round(40 * count / max(total, 1))))
+            for value, count in histogram.items()]
+
+
+def _preferences(a: "Analysis") -> Section:
+    """Preference data (:mod:`factory.preferences`): judge scores per answering teacher, the margins of the kept
+    pairs, and how often the judge agreed with itself when the two answers swapped places."""
+    from factory.preferences import summarize
+
+    section = Section("preferences", "Preference pairs")
+    summary = a.data.stats.get("method_summary")
+    if not isinstance(summary, dict) or "pairs" not in summary:
+        summary = summarize([r.to_dict() for r in a.data.records], a.data.rejected)
+    if not summary:
+        section.parts.append(Paragraph("This run made no preference pairs."))
+        return section
+    judges = ", ".join(summary.get("judges") or []) or "no model (human votes or ranks)"
+    section.parts.append(Paragraph(
+        f"{summary['pairs']:,} pairs kept by {', '.join(summary.get('methods') or ['a source'])}; judged by {judges}; "
+        + (", ".join(f"{n:,} dropped as {r}" for r, n in (summary.get("dropped") or {}).items()) or "none dropped")
+        + "."))
+    for teacher, scores in (summary.get("scores_by_teacher") or {}).items():
+        section.parts.append(Paragraph(f"Judge scores of {teacher}'s answers: {scores['count']:,} scored, "
+                                       f"mean {scores['mean']:g}, median {scores['median']:g}."))
+        section.parts.append(Table(("score", "answers", "share", ""),
+                                   _histogram_rows(scores.get("histogram") or {}, scores["count"]),
+                                   ("num", "num", "num", "")))
+    margins = summary.get("margins") or {}
+    if margins.get("count"):
+        section.parts.append(Paragraph(f"Margins of the kept pairs (chosen minus rejected score): min "
+                                       f"{margins['min']:g}, median {margins['median']:g}, max {margins['max']:g}."))
+        section.parts.append(Table(("margin", "pairs", "share", ""),
+                                   _histogram_rows(margins.get("histogram") or {}, margins["count"]),
+                                   ("num", "num", "num", "")))
+    bias = summary.get("position_bias")
+    if bias:
+        section.parts.append(Paragraph(
+            f"Judge agreement across orders: {bias['orders_agree']:,} of {bias['pairs_compared']:,} pairs got the same "
+            f"verdict with the answers swapped ({bias['agreement']}); of {bias['judgements']:,} judgements the answer "
+            f"shown first won {bias['first_position_wins']:,}, the second {bias['second_position_wins']:,}, "
+            f"{bias['ties']:,} ties (first-position share {bias['first_position_share']}; 0.5 is no bias)."))
+        section.parts.append(Table(("", "count"), [
+            ("orders agree", f"{bias['orders_agree']:,}"), ("orders disagree", f"{bias['orders_disagree']:,}"),
+            ("first position won", f"{bias['first_position_wins']:,}"),
+            ("second position won", f"{bias['second_position_wins']:,}"), ("ties", f"{bias['ties']:,}")],
+            ("", "num")))
     return section
 
 
@@ -261,7 +367,8 @@ def build_sections(a: "Analysis") -> list[Section]:
     """All sections in page order (figures are rendered here)."""
     figures = _Figures()
     result = [_overview(a), _verbs(a, figures), _similarity(a, figures), _lengths(a, figures),
-              _rejections(a, figures), _judge_scores(a), _usage(a, figures), _samples(a), _similar_pairs(a)]
+              _rejections(a, figures), _conversations(a), _judge_scores(a), _preferences(a),
+              _usage(a, figures), _samples(a), _similar_pairs(a)]
     if figures.missing:
         shown = "".join(sorted(figures.missing))[:40]
         a.notes.append(f"no installed font draws these characters, so figures show boxes for them: {shown} "

@@ -55,7 +55,11 @@ class GenerateStage:
                              recipe_seed=recipe.seed, batch_size=recipe.batch_size, teacher=client,
                              client_for=lambda spec: ctx.teacher_client(self.name, spec))
         method.prepare(mctx)
-        chain = await asyncio.to_thread(build_filter_chain, ctx, True, self.name)
+        # the filters load (a morpheme analyser takes seconds) while the first requests are on the wire;
+        # answers that arrive before a failing build are cached, so a rerun does not pay for them again
+        chain_ready = asyncio.ensure_future(asyncio.to_thread(build_filter_chain, ctx, config.cls.seeds_in_pool,
+                                                              self.name))
+        chain = None
         usage = ctx.usage_for(self.name)
         max_stalled = method.max_stalled_batches()
         total = method.batch_count(mctx)
@@ -83,6 +87,8 @@ class GenerateStage:
                     pending[next_batch] = asyncio.ensure_future(method.run_batch(mctx, next_batch))
                     next_batch += 1
                 result: BatchResult = await pending.pop(batch_no)
+                if chain is None:
+                    chain = await chain_ready
                 self._check_failures(ctx, result, batch_no)
                 for record in result.records:
                     record.meta.update({"source": "generated", "method": recipe.method.plugin,
@@ -115,7 +121,14 @@ class GenerateStage:
             ctx.stage_seconds[self.name] = base_seconds + (time.monotonic() - started)
             ctx.progress.finish()
             await client.aclose()
-            await chain.aclose()
+            if chain is None:  # stopped before the first batch was judged
+                chain_ready.cancel()
+                try:
+                    chain = await chain_ready
+                except BaseException:  # cancelled, or the build failed: nothing to close
+                    chain = None
+            if chain is not None:
+                await chain.aclose()
 
     @staticmethod
     def _check_failures(ctx: RunContext, result: BatchResult, batch_no: int) -> None:

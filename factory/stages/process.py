@@ -49,8 +49,14 @@ class ProcessSourceStage:
         try:
             while ctx.run.state.batches_done < total_batches:
                 batch_no = ctx.run.state.batches_done
-                batch = [r for r in records[batch_no * per_batch:(batch_no + 1) * per_batch]]
-                candidates, rejected = [], []
+                batch, rejected = [], []
+                for record in records[batch_no * per_batch:(batch_no + 1) * per_batch]:
+                    verdict = ctx.source_rejections.get(record.id)
+                    if verdict is None:
+                        batch.append(record)
+                    else:  # rejected by conversation cleaning: journaled with its batch, never translated
+                        rejected.append((record, verdict[0], verdict[1]))
+                candidates = []
                 regenerate_later = False
                 if self.translate:
                     from factory.translation import translate_records

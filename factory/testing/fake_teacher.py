@@ -66,7 +66,8 @@ class FakeTeacher(Teacher):
         return TeacherDescription(model=options.model, endpoint_kind="in-process", endpoint="")
 
     async def complete(self, request: TeacherRequest) -> Completion:
-        body: dict[str, Any] = {"max_tokens": request.max_tokens, "stop": list(request.stop)}
+        # extra body items (a sampling seed ...) reach the responder as they reach a server
+        body: dict[str, Any] = {"max_tokens": request.max_tokens, "stop": list(request.stop), **dict(request.extra)}
         if request.messages is not None:
             body["messages"] = request.chat_messages()
         else:

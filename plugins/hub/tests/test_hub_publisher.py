@@ -51,7 +51,9 @@ def publisher(**options) -> HubPublisher:
 
 
 def local_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """What a push uploads: every file but hidden ones (the export record ``.export.json`` stays local)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
 
 
 def pushed_files(hub: LoopbackHub, revision: str = "main") -> dict[str, bytes]:

@@ -96,7 +96,7 @@ class Korean(Language):
         ("koreanize_matplotlib", "fonts", ("NanumGothic.ttf", "NanumGothicBold.ttf")),
     )
     default_seeds: ClassVar[Path | None] = _SEEDS
-    #: Korean wording of Evol-Instruct, the original self-instruct and the judge rubric (factory_ko.wordings).
+    #: Korean wording of Evol-Instruct, the original self-instruct and the judge rubric and the pairwise comparison (factory_ko.wordings).
     wordings: ClassVar[dict] = WORDINGS
     #: Templates Korean instructions and benchmarks share (the decontaminate filter's built-in allow-list).
     instruction_templates: ClassVar[tuple[str, ...]] = (

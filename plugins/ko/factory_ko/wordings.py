@@ -1,4 +1,5 @@
-"""Korean wording of the prompts beyond self-instruct: Evol-Instruct, the original self-instruct and the judge rubric.
+"""Korean wording of the prompts beyond self-instruct: Evol-Instruct, the original self-instruct, the judge rubric,
+self-chat's role prompts, distill's refusal patterns and the pairwise comparison.
 
 Written for this project in natural Korean (the operations and rules are the papers'; the sentences
 are ours). The core methods and filters look them up with ``Language.wording(key, english)``.
@@ -6,7 +7,10 @@ are ours). The core methods and filters look them up with ``Language.wording(key
 
 from __future__ import annotations
 
+from factory.default_plugins.distill import DistillWording
 from factory.default_plugins.evol_instruct import EvolWording
+from factory.default_plugins.pairwise_judge import PairwiseWording
+from factory.default_plugins.self_chat import SelfChatWording
 from factory.default_plugins.self_instruct_original import OriginalWording
 from factory.quality_judge import QualityRubric
 
@@ -80,4 +84,41 @@ KOREAN_RUBRIC = QualityRubric(
     reply_format='다른 말 없이 JSON으로만 답하세요: {"score": <0에서 5 사이의 숫자>, "reason": "<한 문장 이유>"}',
 )
 
-WORDINGS = {"evol-instruct": KOREAN_EVOL, "self-instruct-original": KOREAN_ORIGINAL, "judge": KOREAN_RUBRIC}
+KOREAN_SELF_CHAT = SelfChatWording(
+    assistant_system="당신은 아는 것이 많고 신중한 AI 비서입니다. 사용자의 마지막 메시지에 한국어로 구체적이고 친절하게 답하세요.",
+    user_prompt=(
+        "아래는 사람과 AI 비서가 나눈 대화입니다. 당신은 사람 역할을 맡습니다. 사람이 이어서 보낼 메시지를 한국어로 "
+        "하나만 쓰세요. 더 자세한 설명이나 비슷한 경우, 헷갈리는 점을 묻는 자연스러운 질문이면 됩니다. 이름표는 붙이지 "
+        "마세요. 사람이 필요한 답을 다 얻어서 대화를 끝낼 것 같으면 {stop}만 쓰세요.\n\n{transcript}\n\n사람의 다음 메시지:"
+    ),
+    transcript_prompt=(
+        "호기심 많은 사람과 친절한 AI 비서가 한국어로 나누는 실제 같은 대화를 써 주세요. 아래 질문으로 시작하고, 사람의 "
+        "메시지는 {turns}개 정도이며 메시지마다 비서의 답이 이어집니다. 모든 메시지는 새 줄에서 {user_label} 또는 "
+        "{assistant_label} 이름표로 시작하고, 그 밖의 말은 쓰지 마세요. 사람이 필요한 답을 얻으면 대화를 끝내세요."
+        "\n\n질문: {question}"
+    ),
+    user_label="[사용자]",
+    assistant_label="[AI]",
+    stop_marker="[끝]",
+)
+
+KOREAN_DISTILL = DistillWording(
+    system="당신은 도움이 되는 AI 비서입니다. 한국어로 정확하고 빠짐없이 답하세요.",
+    refusal_patterns=(r"죄송(?:하지만|합니다만|하게도)", r"AI\s*(?:언어\s*)?모델(?:로서|이기 때문에|이라서)",
+                      r"(?:도와|답변해|답해|알려)\s*드릴 수 없", r"답변(?:을|을 드리기가)? 어렵습니다",
+                      r"제공(?:해 드릴|할) 수 없"),
+)
+
+KOREAN_PAIRWISE = PairwiseWording(
+    system=("당신은 같은 요청에 대한 AI 비서의 응답 두 개를 공정하게 비교합니다. 응답이 제시된 순서나 길이에 "
+            "흔들리지 마세요."),
+    template=(
+        "어느 응답이 요청에 더 잘 맞나요? 정확성을 가장 먼저 보고, 그다음 유용성, 그다음 요청의 형식과 조건을 "
+        "지켰는지를 보세요. 어느 쪽도 낫지 않을 때만 무승부(tie)라고 하세요.\n\n"
+        "요청:\n{prompt}\n\n응답 A:\n{first}\n\n응답 B:\n{second}\n\n"
+        '다른 말 없이 JSON으로만 답하세요: {{"winner": "A" 또는 "B" 또는 "tie", "reason": "<한 문장 이유>"}}'
+    ),
+)
+
+WORDINGS = {"evol-instruct": KOREAN_EVOL, "self-instruct-original": KOREAN_ORIGINAL, "judge": KOREAN_RUBRIC,
+            "self-chat": KOREAN_SELF_CHAT, "distill": KOREAN_DISTILL, "pairwise-judge": KOREAN_PAIRWISE}

@@ -69,6 +69,7 @@ FAULTS: dict[str, int] = {
     "quota": 0,  # 429 with code insufficient_quota
     "stream_cut": 0,  # a streamed reply that stops after two chunks (the connection drops)
     "stream_error": 0,  # a streamed reply with an error event after two chunks (as vLLM sends one)
+    "null_content": 0,  # 200 whose message content is null (completions: empty text), usage billed
 }
 #: ``error_style`` values: how error bodies are shaped
 ERROR_STYLES = ("openai", "detail", "message", "text")
@@ -358,6 +359,12 @@ class _Handler(LoopbackHandler):
             chat = self.path.rstrip("/").endswith("chat/completions")
             whole = owner._build(chat, body, [Reply("this streamed reply will be cut after two words")])
             self._stream(owner, chat, body, whole, cut_after=2)
+        elif name == "null_content":
+            chat = self.path.rstrip("/").endswith("chat/completions")
+            whole = owner._build(chat, body, [Reply("")])
+            if chat:
+                whole["choices"][0]["message"]["content"] = None
+            self._send_json(200, whole)
         elif name == "stream_error":
             chat = self.path.rstrip("/").endswith("chat/completions")
             whole = owner._build(chat, body, [Reply("this streamed reply will fail after two words")])

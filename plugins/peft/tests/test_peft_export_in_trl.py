@@ -1,15 +1,19 @@
-"""What factory exports is what TRL trains on: an exported `messages` JSONL goes into SFTTrainer unchanged."""
+"""What factory exports is what TRL trains on: an exported `messages` JSONL (the dataset, or its `messages` view)
+goes into SFTTrainer unchanged."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from factory.records import Record
 
 from factory_peft.testing import CONVERSATIONS
 
 
-def test_an_exported_messages_jsonl_loads_in_trls_sft_trainer_unchanged(llama_dir, tmp_path):
+@pytest.mark.parametrize("exported_file", ["train.jsonl", "views/messages/train.jsonl"])
+def test_an_exported_messages_jsonl_loads_in_trls_sft_trainer_unchanged(exported_file, llama_dir, tmp_path):
     import datasets
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -22,8 +26,8 @@ def test_an_exported_messages_jsonl_loads_in_trls_sft_trainer_unchanged(llama_di
     records = [Record(m, id=f"conv-{i}", meta={"source": "test"}) for i, m in enumerate(CONVERSATIONS)]
     (run / "accepted.jsonl").write_text("".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records),
                                         encoding="utf-8")
-    export_run(run)
-    exported = run / "data" / "train.jsonl"
+    export_run(run, views=["messages"])  # the dataset itself, and the TRL view written beside it
+    exported = run / "data" / exported_file
     dataset = datasets.load_dataset("json", data_files=str(exported), split="train")  # as a TRL user loads it
     assert "messages" in dataset.column_names and dataset[0]["messages"] == CONVERSATIONS[0]
 

@@ -169,3 +169,25 @@ def test_orpo_trains_the_same_tokens_as_dpo(arch, llama_dir, neox_dir, pairs_fil
         assert o["rejected_input_ids"] == d["prompt_ids"] + d["rejected_ids"]
         n = len(d["prompt_ids"])
         assert o["chosen_labels"] == [-100] * n + d["chosen_ids"]
+
+
+@pytest.mark.parametrize("objective", ["reward", "dpo"])
+def test_stack_llama_recipe_pairs_votes_then_trains_on_the_run_folder(objective, llama_dir, tmp_path):
+    """recipes/stack-llama.yaml as shipped (only the model and the step count made tiny): the votes source makes
+    the pairs, the export writes them, and the train stage trains the reward model (or DPO) on the run's dataset."""
+    from factory.testing.helpers import run_cli
+
+    done = run_cli("run", str(REPO / "recipes" / "stack-llama.yaml"), "--out", str(tmp_path / "run"), "-q",
+                   "--set", f"train.base_model={llama_dir}", "--set", f"train.objective={objective}",
+                   "--set", "train.max_steps=3", "--set", "train.batch_size=4", "--set", "train.micro_batch_size=4",
+                   "--set", "train.eval_size=0", "--set", "train.logging_steps=1",
+                   "--set", "train.gradient_checkpointing=false")
+    assert done.returncode == 0, done.stderr
+    pairs = [json.loads(line) for line in (tmp_path / "run" / "accepted.jsonl").read_text().splitlines()]
+    assert len(pairs) == 16 and all(p["chosen"] and p["rejected"] and p["score"] > 0 for p in pairs)
+    metrics = json.loads((tmp_path / "run" / "train_metrics.json").read_text())
+    assert (metrics["objective"], metrics["global_step"], metrics["train_examples"]) == (objective, 3, 16)
+    moved = metrics["objective_metrics"]
+    assert {"loss", "accuracy", "margin"} <= set(moved) if objective == "reward" else \
+        {"loss", "rewards/margins", "rewards/accuracies"} <= set(moved)
+    assert all(m["first_step"] == 1 and m["last_step"] == 3 for m in moved.values())

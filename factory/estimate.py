@@ -55,8 +55,7 @@ def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
         result.add("completion tokens", f"~{int(est.completion_tokens):,} typical, at most {int(est.completion_tokens_max):,}")
         for label, value in est.notes:
             result.add(label, value)
-        result.cost_usd = price.cost(est.prompt_tokens, est.completion_tokens)
-        result.cost_usd_max = price.cost(est.prompt_tokens, est.completion_tokens_max)
+        result.cost_usd, result.cost_usd_max = _method_cost(est, price, loaded, result)
     if recipe.translate:
         from factory.translation import estimate_translation
 
@@ -74,6 +73,24 @@ def estimate_recipe(loaded: LoadedRecipe, run_dir) -> Estimate:
     if recipe.budget_usd is not None:
         result.add("budget_usd", f"${recipe.budget_usd:.2f}")
     return result
+
+
+def _method_cost(est, price, loaded: LoadedRecipe, result: Estimate) -> tuple[float, float]:
+    """Typical and highest cost: each role's share (a judge...) at its own teacher's price, the rest at the recipe's."""
+    config = loaded.plugin("method")
+    specs = config.cls.teachers_for(config.options)
+    prompt, typical, most = est.prompt_tokens, est.completion_tokens, est.completion_tokens_max
+    cost = cost_max = 0.0
+    for role, part in est.by_role.items():
+        role_price = specs[role].price() if role in specs else price
+        prompt, typical, most = prompt - part.prompt_tokens, typical - part.completion_tokens, most - part.completion_tokens_max
+        cost += role_price.cost(part.prompt_tokens, part.completion_tokens)
+        cost_max += role_price.cost(part.prompt_tokens, part.completion_tokens_max)
+        label = specs[role].provenance().label if role in specs else "the recipe's teacher"
+        result.add(f"  of which {role}", f"{part.requests} requests to {label} "
+                   f"(${role_price.input_per_1m:g}/1M in, ${role_price.output_per_1m:g}/1M out)")
+    return (cost + price.cost(max(0.0, prompt), max(0.0, typical)),
+            cost_max + price.cost(max(0.0, prompt), max(0.0, most)))
 
 
 def _existing_accepted(ctx) -> int:

@@ -84,6 +84,9 @@ class MethodEstimate:
     completion_tokens: float  # typical, in total
     completion_tokens_max: float  # at most, in total
     notes: list[tuple[str, str]] = field(default_factory=list)  # extra lines for the estimate table
+    #: The share of the totals above sent to another teacher of the method (role of :meth:`Method.teachers_for`,
+    #: such as ``judge``): ``--estimate`` prices each share at that teacher's price, the rest at the recipe's.
+    by_role: dict[str, MethodEstimate] = field(default_factory=dict)
 
 
 class Method(Plugin):

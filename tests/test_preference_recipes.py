@@ -4,6 +4,7 @@ overridden) against two loopback servers, a teacher and a separate judge, throug
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,24 @@ def test_stack_llama_recipe_pairs_the_shipped_sample(tmp_path):
     records = load_source(REPO / "recipes" / "data" / "stack-exchange-sample.jsonl", "votes")
     assert len(records) == 3 + 3 + 3 + 1 + 3 + 3 and all(r.score > 0 for r in records)
     assert len({r.meta["prompt_id"] for r in records}) == 6
+
+
+def test_the_estimate_prices_the_judges_requests_at_the_judges_own_price(tmp_path):
+    """gpt-4o judging gpt-4o-mini's answers: the judgements cost gpt-4o's price, not the answerer's."""
+    pytest.importorskip("factory_ko")
+    recipe = str(REPO / "recipes" / "ko-preference.yaml")
+    common = ["--estimate", "--out", str(tmp_path / "run"), "--set", "method.target=10"]
+    env = {"OPENAI_API_KEY": "sk-test"}
+    cheap_judge = run_cli("run", recipe, *common, "--set", "method.judge.model=gpt-4o-mini", cwd=REPO, env=env)
+    dear_judge = run_cli("run", recipe, *common, cwd=REPO, env=env)
+    assert cheap_judge.returncode == 0 and dear_judge.returncode == 0, cheap_judge.stderr + dear_judge.stderr
+
+    def figures(out: str) -> tuple[float, float, str]:
+        line = next(x for x in out.splitlines() if "estimated cost" in x)
+        typical, most = (float(v) for v in re.findall(r"\$([0-9.]+)", line))
+        return typical, most, next(x for x in out.splitlines() if "of which judge" in x)
+
+    cheap, dear = figures(cheap_judge.stdout), figures(dear_judge.stdout)
+    assert "openai:gpt-4o-mini@" in cheap[2] and "openai:gpt-4o@" in dear[2]
+    # gpt-4o costs more than 10x gpt-4o-mini per token; only the judge's share changes between the two estimates
+    assert dear[0] > cheap[0] * 1.5 and dear[1] > cheap[1] * 1.5

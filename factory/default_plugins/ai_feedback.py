@@ -171,8 +171,12 @@ class AIFeedback(Method):
         typical = prompts * o.answers * (o.max_tokens / 4 + 40)
         most = prompts * o.answers * (o.max_tokens + o.judge_max_tokens)
         prompt_total = prompts * o.answers * (2 * per_prompt + o.max_tokens / 4 + 250)
+        judged = prompts * o.answers
+        judge = MethodEstimate(judged, judged * (per_prompt + o.max_tokens / 4 + 250), judged * 40,
+                               judged * o.judge_max_tokens)
         return MethodEstimate(requests, prompt_total, typical, most,
-                              [("requests per prompt", f"{2 * o.answers} ({o.answers} answers, {o.answers} judgements)")])
+                              [("requests per prompt", f"{2 * o.answers} ({o.answers} answers, {o.answers} judgements)")],
+                              by_role={"judge": judge} if o.judge is not None else {})
 
     @classmethod
     def run_summary(cls, run_dir: Any) -> dict[str, Any] | None:

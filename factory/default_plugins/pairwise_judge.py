@@ -222,9 +222,12 @@ class PairwiseJudge(Method):
         o = self.options
         self.prepare(ctx)
         prompts = min(len(self.prompts), math.ceil(remaining / max(keep_rate, 1e-6))) if remaining else 0
+        judge = MethodEstimate(prompts * 2, prompts * 2 * (300 + o.max_tokens / 2), prompts * 2 * 40,
+                               prompts * 2 * o.judge_max_tokens)
         return MethodEstimate(prompts * 4, prompts * (2 * 60 + 2 * (300 + o.max_tokens / 2)),
                               prompts * (2 * o.max_tokens / 4 + 2 * 40), prompts * (2 * o.max_tokens + 2 * o.judge_max_tokens),
-                              [("requests per prompt", "4 (2 answers, 2 judgements: both orders)")])
+                              [("requests per prompt", "4 (2 answers, 2 judgements: both orders)")],
+                              by_role={"judge": judge} if o.judge is not None else {})
 
     @classmethod
     def run_summary(cls, run_dir: Any) -> dict[str, Any] | None:

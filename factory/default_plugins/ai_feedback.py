@@ -17,14 +17,15 @@ sample number, so a resumed run asks exactly what an uninterrupted one asks and 
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from factory.contracts import Options, identity_of, path_option
+from factory.contracts import Options, path_option
 from factory.hookspecs import hookimpl
-from factory.methods import BatchResult, Method, MethodContext, MethodEstimate, item_id
+from factory.methods import BatchResult, MethodContext, MethodEstimate, item_id
+from factory.preference_method import PreferenceMethod
+from factory.quality_judge import RUBRIC_VERSION
 from factory.records import Record
 from factory.teacher_factory import TeacherField
 
@@ -45,51 +46,27 @@ class AIFeedbackOptions(Options):
                                 "judgement never parses is rejected (judge_unparsed).")
 
 
-class AIFeedback(Method):
+class AIFeedback(PreferenceMethod):
     """N answers, a 0-5 judge score each, best vs worst when the margin clears the threshold."""
 
     options_model: ClassVar[type[Options]] = AIFeedbackOptions
-    seeds_in_pool: ClassVar[bool] = False  # the seeds are the prompts: each pair would near-duplicate its own seed
     reasons: ClassVar[dict[str, str]] = {
         "preference_tie": "the best and the worst answer got the same score",
         "low_margin": "the best and the worst answer differ by less than the margin",
         "too_few_answers": "fewer than two answers were scored (cut, empty or unjudged)",
         "judge_unparsed": "the judge never replied with the score JSON for this answer",
     }
+    wording_identity: ClassVar[dict[str, str]] = {"rubric_version": RUBRIC_VERSION}
 
     @classmethod
-    def identity_for(cls, options: AIFeedbackOptions) -> dict[str, Any]:
-        from factory.preferences import prompts_digest
-        from factory.quality_judge import RUBRIC_VERSION
-
-        # the prompts' contents, not their path, are part of the identity (a moved file keeps the run resumable)
-        return {**identity_of(options), "prompts_sha256": prompts_digest(options.prompts),
-                "rubric_version": RUBRIC_VERSION}
-
-    @classmethod
-    def teachers_for(cls, options: Any) -> dict[str, Any]:
-        found = {f"answerer {i + 2}": spec for i, spec in enumerate(options.teachers)}
-        return {**found, **({"judge": options.judge} if options.judge is not None else {})}
-
-    def prepare(self, ctx: MethodContext) -> None:
-        from factory.preferences import load_prompts
-
-        self.prompts = load_prompts(self, ctx)
-
-    def batch_count(self, ctx: MethodContext) -> int | None:
-        from factory.preferences import batch_total
-
-        if not hasattr(self, "prompts"):
-            self.prepare(ctx)
-        return batch_total(self.prompts, ctx.batch_size)
+    def answerer_roles(cls, options: Any) -> dict[str, Any]:
+        return {f"answerer {i + 2}": spec for i, spec in enumerate(options.teachers)}
 
     async def run_batch(self, ctx: MethodContext, batch_no: int) -> BatchResult:
         from factory.preferences import Clients, batch_slice, sample_answers
 
         o = self.options
-        if not hasattr(self, "prompts"):
-            self.prepare(ctx)
-        prompts = batch_slice(self.prompts, batch_no, ctx.batch_size)
+        prompts = batch_slice(self.prompts_for(ctx), batch_no, ctx.batch_size)
         clients = Clients(ctx, o.teachers, o.judge)
         try:
             answers, failed = await sample_answers(clients, prompts, o.answers, max_tokens=o.max_tokens,
@@ -163,8 +140,7 @@ class AIFeedback(Method):
         from factory.teaching import estimate_text_tokens
 
         o = self.options
-        self.prepare(ctx)
-        prompts = min(len(self.prompts), math.ceil(remaining / max(keep_rate, 1e-6))) if remaining else 0
+        prompts = self.prompts_needed(ctx, remaining, keep_rate)
         prompt_tokens = sum(estimate_text_tokens(m["content"]) for p in self.prompts[:8] for m in p.messages)
         per_prompt = prompt_tokens / max(1, min(8, len(self.prompts)))
         requests = prompts * o.answers * 2
@@ -177,12 +153,6 @@ class AIFeedback(Method):
         return MethodEstimate(requests, prompt_total, typical, most,
                               [("requests per prompt", f"{2 * o.answers} ({o.answers} answers, {o.answers} judgements)")],
                               by_role={"judge": judge} if o.judge is not None else {})
-
-    @classmethod
-    def run_summary(cls, run_dir: Any) -> dict[str, Any] | None:
-        from factory.preferences import run_summary
-
-        return run_summary(run_dir)
 
 
 @hookimpl

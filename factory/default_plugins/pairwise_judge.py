@@ -26,9 +26,10 @@ from typing import Any, ClassVar, Literal
 import pydantic
 from pydantic import Field
 
-from factory.contracts import Options, identity_of, path_option
+from factory.contracts import Options, path_option
 from factory.hookspecs import hookimpl
-from factory.methods import BatchResult, Method, MethodContext, MethodEstimate, item_id
+from factory.methods import BatchResult, MethodContext, MethodEstimate, item_id
+from factory.preference_method import PreferenceMethod
 from factory.records import Record
 from factory.teacher_factory import TeacherField
 from factory.teachers import TeacherRequest
@@ -89,11 +90,10 @@ def prompt_text(record: Record) -> str:
     return "\n".join(f"{m['role']}: {m['content'].strip()}" for m in record.messages)
 
 
-class PairwiseJudge(Method):
+class PairwiseJudge(PreferenceMethod):
     """A/B comparison in both orders; consistent verdicts become pairs, the rest are dropped with a reason."""
 
     options_model: ClassVar[type[Options]] = PairwiseJudgeOptions
-    seeds_in_pool: ClassVar[bool] = False  # the seeds are the prompts: each pair would near-duplicate its own seed
     reasons: ClassVar[dict[str, str]] = {
         "pairwise_tie": "the judge found neither answer better, in both orders",
         "position_inconsistent": "the two orders of the comparison chose different answers (position bias)",
@@ -101,39 +101,17 @@ class PairwiseJudge(Method):
         "same_answer": "the two answers are the same text",
         "judge_unparsed": "the judge never replied with the comparison JSON",
     }
+    wording_identity: ClassVar[dict[str, str]] = {"wording_version": WORDING_VERSION}
 
     @classmethod
-    def identity_for(cls, options: PairwiseJudgeOptions) -> dict[str, Any]:
-        from factory.preferences import prompts_digest
-
-        # the prompts' contents, not their path, are part of the identity (a moved file keeps the run resumable)
-        return {**identity_of(options), "prompts_sha256": prompts_digest(options.prompts),
-                "wording_version": WORDING_VERSION}
-
-    @classmethod
-    def teachers_for(cls, options: Any) -> dict[str, Any]:
-        found = {"answerer B": spec for spec in options.teachers}
-        return {**found, **({"judge": options.judge} if options.judge is not None else {})}
-
-    def prepare(self, ctx: MethodContext) -> None:
-        from factory.preferences import load_prompts
-
-        self.prompts = load_prompts(self, ctx)
-
-    def batch_count(self, ctx: MethodContext) -> int | None:
-        from factory.preferences import batch_total
-
-        if not hasattr(self, "prompts"):
-            self.prepare(ctx)
-        return batch_total(self.prompts, ctx.batch_size)
+    def answerer_roles(cls, options: Any) -> dict[str, Any]:
+        return {"answerer B": spec for spec in options.teachers}
 
     async def run_batch(self, ctx: MethodContext, batch_no: int) -> BatchResult:
         from factory.preferences import Answer, Clients, batch_slice, sample_answers
 
         o = self.options
-        if not hasattr(self, "prompts"):
-            self.prepare(ctx)
-        prompts = batch_slice(self.prompts, batch_no, ctx.batch_size)
+        prompts = batch_slice(self.prompts_for(ctx), batch_no, ctx.batch_size)
         clients = Clients(ctx, o.teachers, o.judge)
         try:
             given = [(p, r) for p, r in prompts if r.chosen is not None and r.rejected is not None]
@@ -217,23 +195,14 @@ class PairwiseJudge(Method):
         return hashlib.sha256("\x1f".join(["pairwise-judge", w.system, w.template]).encode("utf-8")).hexdigest()
 
     def estimate(self, ctx: MethodContext, remaining: int, keep_rate: float) -> MethodEstimate:
-        import math
-
         o = self.options
-        self.prepare(ctx)
-        prompts = min(len(self.prompts), math.ceil(remaining / max(keep_rate, 1e-6))) if remaining else 0
+        prompts = self.prompts_needed(ctx, remaining, keep_rate)
         judge = MethodEstimate(prompts * 2, prompts * 2 * (300 + o.max_tokens / 2), prompts * 2 * 40,
                                prompts * 2 * o.judge_max_tokens)
         return MethodEstimate(prompts * 4, prompts * (2 * 60 + 2 * (300 + o.max_tokens / 2)),
                               prompts * (2 * o.max_tokens / 4 + 2 * 40), prompts * (2 * o.max_tokens + 2 * o.judge_max_tokens),
                               [("requests per prompt", "4 (2 answers, 2 judgements: both orders)")],
                               by_role={"judge": judge} if o.judge is not None else {})
-
-    @classmethod
-    def run_summary(cls, run_dir: Any) -> dict[str, Any] | None:
-        from factory.preferences import run_summary
-
-        return run_summary(run_dir)
 
 
 @hookimpl

@@ -417,8 +417,16 @@ def _usage(ctx: CardContext) -> list[str]:
                      _fmt_cost(totals.get("cost_usd"))])
     if not rows:
         return ["", "### Usage and cost", "", "The run recorded no usage."]
-    return ["", "### Usage and cost", ""] + _table(
-        ["stage", "requests", "prompt tokens", "completion tokens", "billed characters", "cost (USD)"], rows)
+    header = ["stage", "requests", "prompt tokens", "completion tokens", "billed characters", "cost (USD)"]
+    estimated = [_dict(u).get("estimated_usd") or 0 for u in usage.values()]
+    if not any(estimated):
+        return ["", "### Usage and cost", ""] + _table(header, rows)
+    # spend the servers never confirmed (requests in flight when a process died) stays apart from settled spend
+    for row, value in zip(rows, estimated + [totals.get("estimated_usd") or sum(estimated)]):
+        row.append(_fmt_cost(value))
+    return ["", "### Usage and cost", "", "Cost is settled spend, as the servers reported it. Estimated is the spend "
+            "of requests that were in flight when a run was killed, counted at their estimate: paid, but never "
+            "reported back. The budget counted both.", ""] + _table(header + ["estimated (USD)"], rows)
 
 
 def _fence(text: str) -> str:

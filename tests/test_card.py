@@ -176,3 +176,24 @@ def test_card_without_stats_or_recipe(tmp_path):
     assert meta["size_categories"] == ["n<1K"]
     assert f"factory {__version__}" in body
     assert "The run recorded no usage." in body
+
+
+def test_spend_of_requests_in_flight_at_a_kill_is_shown_apart_as_estimated(tmp_path):
+    run = write_sample_run(tmp_path / "run")
+    stats_path = run / "stats.json"
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    plain = export_run(run)
+    _, body = read_card(plain.folder)
+    assert "estimated (USD)" not in body  # nothing was in flight at a kill: one cost column
+
+    stage = next(iter(stats["usage"]))
+    stats["usage"][stage]["estimated_usd"] = 0.0123
+    stats["totals"]["estimated_usd"] = 0.0123
+    stats_path.write_text(json.dumps(stats), encoding="utf-8")
+    summary = export_run(run)
+    _, body = read_card(summary.folder)
+    assert "estimated (USD)" in body and "in flight when a run was killed" in body
+    usage = body.split("### Usage and cost", 1)[1].split("\n#", 1)[0].splitlines()
+    row = next(line for line in usage if line.startswith(f"| {stage} |"))
+    total = next(line for line in usage if line.startswith("| **total** |"))
+    assert row.rstrip(" |").endswith("0.0123") and total.rstrip(" |").endswith("0.0123")

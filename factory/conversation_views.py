@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from factory.export_views import Splits, View, register_view, write_jsonl_rows
+from factory.export_views import Splits, View, register_view, write_split_rows
 from factory.records import Record
 
 #: canonical role -> ShareGPT speaker
@@ -34,19 +34,11 @@ def _messages_row(record: Record) -> dict:
 
 
 def _write_messages(splits: Splits, folder: Path) -> list[str]:
-    written = []
-    for split, records in splits.items():
-        write_jsonl_rows([_messages_row(r) for r in records], folder / f"{split}.jsonl")
-        written.append(f"{split}.jsonl")
-    return written
+    return write_split_rows(splits, folder, lambda record: [_messages_row(record)])
 
 
 def _write_sharegpt(splits: Splits, folder: Path) -> list[str]:
-    written = []
-    for split, records in splits.items():
-        write_jsonl_rows([_sharegpt_row(r) for r in records], folder / f"{split}.jsonl")
-        written.append(f"{split}.jsonl")
-    return written
+    return write_split_rows(splits, folder, lambda record: [_sharegpt_row(record)])
 
 
 def _dataset_name(folder: Path) -> str:

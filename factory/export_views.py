@@ -68,6 +68,19 @@ def write_views(names: Sequence[str], splits: Splits, folder: Path) -> list[str]
     return written
 
 
+def write_split_rows(splits: Splits, folder: Path, rows_of: Callable[[Record], list[dict]], *,
+                     skip_empty: bool = False) -> list[str]:
+    """``<split>.jsonl`` per split with the rows ``rows_of`` makes of each record (none, one or several);
+    ``skip_empty`` leaves out a split other than train that has no rows. Returns the files written."""
+    written = []
+    for split, records in splits.items():
+        rows = [row for record in records for row in rows_of(record)]
+        if rows or split == "train" or not skip_empty:
+            write_jsonl_rows(rows, folder / f"{split}.jsonl")
+            written.append(f"{split}.jsonl")
+    return written
+
+
 def write_jsonl_rows(rows: Sequence[dict], path: Path) -> None:
     """One JSON object a line, UTF-8 (a helper for views)."""
     with path.open("w", encoding="utf-8") as handle:

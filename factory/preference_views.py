@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from factory.export_views import Splits, View, register_view, write_jsonl_rows
+from factory.export_views import Splits, View, register_view, write_split_rows
 from factory.records import Record
 
 LLAMA_FACTORY_ROLES = {"user": "human", "assistant": "gpt", "system": "system"}
@@ -44,16 +44,6 @@ def _plain(turns: list[dict[str, str]]) -> str:
 
 def _assistant(text: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}]
-
-
-def _write_splits(splits: Splits, folder: Path, rows_of) -> list[str]:
-    written = []
-    for split, records in splits.items():
-        rows = [row for record in records for row in rows_of(record)]
-        if rows or split == "train":
-            write_jsonl_rows(rows, folder / f"{split}.jsonl")
-            written.append(f"{split}.jsonl")
-    return written
 
 
 def preference_rows(record: Record, conversational: bool = True) -> list[dict]:
@@ -107,10 +97,11 @@ def write_llama_factory(splits: Splits, folder: Path) -> list[str]:
 
 
 register_view(View("trl-preference", "TRL preference rows (prompt, chosen, rejected), conversational",
-                   lambda splits, folder: _write_splits(splits, folder, preference_rows)))
+                   lambda splits, folder: write_split_rows(splits, folder, preference_rows, skip_empty=True)))
 register_view(View("trl-preference-plain", "TRL preference rows (prompt, chosen, rejected) as plain strings",
-                   lambda splits, folder: _write_splits(splits, folder, lambda r: preference_rows(r, False))))
+                   lambda splits, folder: write_split_rows(splits, folder, lambda r: preference_rows(r, False),
+                                                           skip_empty=True)))
 register_view(View("trl-unpaired", "TRL unpaired rows (prompt, completion, label) for KTO",
-                   lambda splits, folder: _write_splits(splits, folder, unpaired_rows)))
+                   lambda splits, folder: write_split_rows(splits, folder, unpaired_rows, skip_empty=True)))
 register_view(View("llama-factory-ranking", "LLaMA-Factory ranking dataset (ShareGPT) with its dataset_info.json",
                    write_llama_factory))

@@ -20,6 +20,8 @@ from factory.runfolder import RunFolder
 
 TEACHER_CACHE = "teacher.sqlite"
 LEDGER_FILE = "ledger.sqlite"
+#: the per-endpoint figures that add up across teachers and invocations
+ENDPOINT_COUNTS = ("requests", "succeeded", "overloaded", "failed", "failovers")
 
 
 @dataclass
@@ -46,6 +48,9 @@ class RunContext:
     executor: Any = None  # factory.executors.Executor: where CPU-bound work runs (the driver owns the run folder)
     #: every TeacherClient this invocation made (their teachers' per-endpoint stats go to stats.json)
     teacher_clients: list[Any] = field(default_factory=list)
+    #: per-endpoint counts of the invocations before this one (saved with the counters), so a resumed run's
+    #: stats.json counts every request each endpoint received, not only this invocation's
+    earlier_endpoints: list[dict[str, Any]] = field(default_factory=list)
     _language: Language | None = None
 
     @property
@@ -104,12 +109,14 @@ class RunContext:
             "rejections": dict(self.rejections),
             "stage_seconds": dict(self.stage_seconds),
             "extra": dict(self.extra),
+            "endpoints": self.endpoint_stats(),
         }
 
     def restore_counters(self, counters: dict[str, Any]) -> None:
         self.rejections.update(counters.get("rejections") or {})
         self.stage_seconds.update(counters.get("stage_seconds") or {})
         self.extra.update(counters.get("extra") or {})
+        self.earlier_endpoints = [dict(entry) for entry in counters.get("endpoints") or [] if "url" in entry]
 
     def count_rejections(self, rejected) -> None:
         for _, reason, _ in rejected:
@@ -128,19 +135,23 @@ class RunContext:
         return client
 
     def endpoint_stats(self) -> list[dict[str, Any]]:
-        """Per-endpoint counts of this invocation's teachers (an endpoint pool), summed by URL."""
+        """Per-endpoint counts of the run's teachers (an endpoint pool), summed by URL over this invocation and
+        the ones before it; the limits (``concurrency``) are this invocation's, ``min_concurrency`` the lowest."""
         merged: dict[str, dict[str, Any]] = {}
-        for client in self.teacher_clients:
-            for entry in getattr(client.teacher, "endpoint_stats", lambda: [])():
-                into = merged.get(entry["url"])
-                if into is None:
-                    merged[entry["url"]] = dict(entry)
-                    continue
-                for key, value in entry.items():
-                    if key in ("requests", "succeeded", "overloaded", "failed", "failovers"):
-                        into[key] = into.get(key, 0) + value
-                    elif key == "min_concurrency":
-                        into[key] = min(into.get(key, value), value)
+        current = [entry for client in self.teacher_clients
+                   for entry in getattr(client.teacher, "endpoint_stats", lambda: [])()]
+        for entry in [*self.earlier_endpoints, *current]:
+            into = merged.get(entry["url"])
+            if into is None:
+                merged[entry["url"]] = dict(entry)
+                continue
+            for key, value in entry.items():
+                if key in ENDPOINT_COUNTS:
+                    into[key] = into.get(key, 0) + value
+                elif key == "min_concurrency":
+                    into[key] = min(into.get(key, value), value)
+                else:
+                    into[key] = value  # the latest: this invocation's limit, weight
         return list(merged.values())
 
 

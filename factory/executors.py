@@ -2,9 +2,13 @@
 
 A run or ``factory dedup`` asks its executor for two things only:
 
-* :meth:`Executor.tokenize_many`: a language's analysis of many texts (Kiwi,
-  Sudachi), the CPU-bound part of filtering, dedup and the report; results come
-  back in input order, whatever finishes first;
+* :meth:`Executor.analyze_many`: a language's batch methods on many texts
+  (Kiwi, Sudachi), the CPU-bound part of filtering, dedup and the report;
+  results come back in input order, whatever finishes first. Several methods
+  asked at once run on each slice in the same worker, whose analyser keeps its
+  analyses, so the report's tokens and verb/object pairs cost one analysis of
+  each text, not one per question (:meth:`Executor.tokenize_many` is the
+  one-method case);
 * :meth:`Executor.rouge_pool`: the greedy ROUGE-L pool of the near-duplicate
   filter and ``factory dedup`` (one index here, or shards across a cluster,
   with decisions identical either way: :mod:`factory.rouge_pool`).
@@ -29,7 +33,8 @@ from typing import Any, ClassVar, Sequence
 from factory.contracts import Options, Plugin, runtime
 from factory.errors import UserError
 
-__all__ = ["DEFAULT_EXECUTOR", "Executor", "LocalExecutor", "LocalOptions", "build_executor", "chunks", "executor_for"]
+__all__ = ["DEFAULT_EXECUTOR", "Executor", "LocalExecutor", "LocalOptions", "build_executor", "chunks", "executor_for",
+           "run_methods"]
 
 DEFAULT_EXECUTOR = "local"
 #: below this many texts, analysis stays in the calling process (starting workers costs more)
@@ -42,14 +47,67 @@ def chunks(items: Sequence[Any], parts: int, minimum: int = 256) -> list[Sequenc
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+#: What :meth:`Executor.analyze_many` returns: each method's results in input order, or None for a method the
+#: language does not implement (it raised NotImplementedError).
+Analyses = dict[str, "list[Any] | None"]
+
+
+def run_methods(language: Any, texts: Sequence[str], methods: Sequence[str]) -> Analyses:
+    """``{name: language.<name>(texts)}`` for each batch method, in this process (a worker's whole job)."""
+    out: Analyses = {}
+    for name in methods:
+        try:
+            result = list(getattr(language, name)(texts))
+        except NotImplementedError:
+            result = None
+        if result is not None and len(result) != len(texts):
+            raise ValueError(f"language '{getattr(language, 'code', '?')}'.{name} returned {len(result)} results "
+                             f"for {len(texts)} texts")
+        out[name] = result
+    return out
+
+
+def _joined(parts: Sequence[Analyses], methods: Sequence[str]) -> Analyses:
+    """Slices' results put back together in slice order (a method missing in one slice is missing in all)."""
+    out: Analyses = {}
+    for name in methods:
+        if any(part[name] is None for part in parts):
+            out[name] = None
+        else:
+            out[name] = [item for part in parts for item in part[name]]
+    return out
+
+
 class Executor(Plugin):
-    """Base class of executor plugins; built as ``cls(options)`` from the ``executor`` section."""
+    """Base class of executor plugins; built as ``cls(options)`` from the ``executor`` section.
+
+    A plugin that spreads analysis overrides :meth:`parallelism` and :meth:`map_slices`; slicing, the
+    small-input shortcut and putting results back in order stay here, the same for every executor.
+    """
 
     kind: ClassVar[str] = "executor"
 
+    def analyze_many(self, language: Any, texts: Sequence[str],
+                     methods: Sequence[str] = ("tokenize_many",)) -> Analyses:
+        """``language.<method>(texts)`` for each of ``methods``, possibly spread over workers; the results
+        are exactly the in-process ones, in the same order."""
+        texts, methods = list(texts), tuple(methods)
+        workers = self.parallelism() if len(texts) >= PARALLEL_MIN_TEXTS else 1
+        if workers <= 1:
+            return run_methods(language, texts, methods)
+        return _joined(self.map_slices(language, chunks(texts, workers), methods), methods)
+
     def tokenize_many(self, language: Any, texts: Sequence[str]) -> list[list[str]]:
         """``language.tokenize_many(texts)``, possibly spread over workers; same result, same order."""
-        return language.tokenize_many(texts)
+        return self.analyze_many(language, texts, ("tokenize_many",))["tokenize_many"]
+
+    def parallelism(self) -> int:
+        """Workers analysis is spread over (1: this process)."""
+        return 1
+
+    def map_slices(self, language: Any, slices: Sequence[Sequence[str]], methods: tuple[str, ...]) -> list[Analyses]:
+        """:func:`run_methods` of every slice, one result per slice in slice order (workers may finish in any)."""
+        return [run_methods(language, part, methods) for part in slices]
 
     def rouge_pool(self) -> Any:
         """A new, empty greedy ROUGE-L pool (:class:`factory.rouge_pool.RougePool`)."""
@@ -92,8 +150,8 @@ def _init_worker(language_cls: type, options: Any) -> None:
     _WORKER_LANGUAGE = language_cls(options)
 
 
-def _tokenize_in_worker(texts: Sequence[str]) -> list[list[str]]:
-    return _WORKER_LANGUAGE.tokenize_many(texts)
+def _analyze_in_worker(texts: Sequence[str], methods: tuple[str, ...]) -> Analyses:
+    return run_methods(_WORKER_LANGUAGE, texts, methods)
 
 
 class LocalExecutor(Executor):
@@ -121,14 +179,12 @@ class LocalExecutor(Executor):
             self._pool_language = key
         return self._pool
 
-    def tokenize_many(self, language: Any, texts: Sequence[str]) -> list[list[str]]:
-        if self.workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
-            return language.tokenize_many(texts)
+    def parallelism(self) -> int:
+        return self.workers
+
+    def map_slices(self, language: Any, slices: Sequence[Sequence[str]], methods: tuple[str, ...]) -> list[Analyses]:
         pool = self._pool_for(language)
-        out: list[list[str]] = []
-        for part in pool.map(_tokenize_in_worker, chunks(list(texts), self.workers)):
-            out.extend(part)
-        return out
+        return list(pool.map(_analyze_in_worker, slices, [methods] * len(slices)))
 
     def describe(self) -> dict[str, Any]:
         return {"plugin": "local", "workers": self.workers}

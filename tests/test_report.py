@@ -268,21 +268,33 @@ def test_english_verb_object_accuracy_on_the_labelled_sample():
                                                                    ("come up with", "name")]
 
 
-def test_the_report_tokenizes_through_the_chosen_executor(korean_run, tmp_path):
+def test_the_report_analyses_each_instruction_once_in_the_executors_workers(korean_run, tmp_path, monkeypatch):
+    import factory.executors
     from factory.executors import LocalExecutor
     from factory.report import build_report
-
-    class Counting(LocalExecutor):
-        calls: list[int] = []
-
-        def tokenize_many(self, language, texts):
-            Counting.calls.append(len(texts))
-            return super().tokenize_many(language, texts)
+    from factory_ko.language import Korean
 
     plain = build_report(korean_run, tmp_path / "plain.html", samples=3)
+
+    class Counting(LocalExecutor):
+        calls: list[tuple[int, tuple[str, ...]]] = []
+
+        def analyze_many(self, language, texts, methods=("tokenize_many",)):
+            Counting.calls.append((len(texts), tuple(methods)))
+            return super().analyze_many(language, texts, methods)
+
+    def not_on_the_driver(self, texts):
+        raise AssertionError("the driver analysed instructions again for their verbs and objects")
+
+    # Every batch goes to the two worker processes (spawned: they import the real Korean plugin), and the
+    # driver's own plugin refuses to extract verbs: the pairs must come from the workers' one pass.
+    monkeypatch.setattr(factory.executors, "PARALLEL_MIN_TEXTS", 1)
+    monkeypatch.setattr(Korean, "verb_objects", not_on_the_driver)
     routed = build_report(korean_run, tmp_path / "routed.html", samples=3, executor=Counting(workers=2))
     accepted = sum(1 for line in (korean_run / "accepted.jsonl").read_text(encoding="utf-8").splitlines() if line)
-    assert Counting.calls and Counting.calls[0] == accepted  # the instructions went through the executor
+    assert Counting.calls[0] == (accepted, ("tokenize_many", "verb_objects"))  # tokens and pairs: one pass
+    assert [methods for _, methods in Counting.calls[1:]] == [("tokenize_many",)]  # then the seeds' tokens
+    monkeypatch.undo()
 
     def page(path: Path) -> str:  # the page, less the minute it was written
         return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "WHEN", path.read_text(encoding="utf-8"))

@@ -26,7 +26,7 @@ import os
 from typing import Any, ClassVar, Sequence
 
 from factory.contracts import Options, Requirement, runtime
-from factory.executors import Executor, chunks
+from factory.executors import Analyses, Executor, run_methods
 from factory.hookspecs import hookimpl
 from factory.rouge_pool import RougeShard, ShardedRougePool
 
@@ -75,8 +75,8 @@ class _Analyser:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         self.language = language_cls(options)
 
-    def tokenize_many(self, texts: Sequence[str]) -> list[list[str]]:
-        return self.language.tokenize_many(texts)
+    def analyze_many(self, texts: Sequence[str], methods: tuple[str, ...]) -> Analyses:
+        return run_methods(self.language, texts, methods)
 
 
 class RayExecutor(Executor):
@@ -140,23 +140,18 @@ class RayExecutor(Executor):
         self._pools.append(pool)
         return pool
 
-    def tokenize_many(self, language: Any, texts: Sequence[str]) -> list[list[str]]:
-        from factory.executors import PARALLEL_MIN_TEXTS
+    def parallelism(self) -> int:
+        return self.workers
 
-        if len(texts) < PARALLEL_MIN_TEXTS:
-            return language.tokenize_many(texts)
+    def map_slices(self, language: Any, slices: Sequence[Sequence[str]], methods: tuple[str, ...]) -> list[Analyses]:
         ray = self._start()
         key = (type(language), language.options)
         if self._analysers is None or self._analysers[0] != key:
             remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_Analyser)
             self._analysers = (key, [remote.remote(*key) for _ in range(self.workers)])
         actors = self._analysers[1]
-        parts = chunks(list(texts), len(actors))
-        refs = [actors[i % len(actors)].tokenize_many.remote(part) for i, part in enumerate(parts)]
-        out: list[list[str]] = []
-        for part in ray.get(refs):  # in submission order, whichever finished first
-            out.extend(part)
-        return out
+        refs = [actors[i % len(actors)].analyze_many.remote(part, methods) for i, part in enumerate(slices)]
+        return ray.get(refs)  # in submission order, whichever finished first
 
     def describe(self) -> dict[str, Any]:
         """Never starts a cluster: what was used, if anything was."""

@@ -20,7 +20,7 @@ from factory.report import similarity
 from factory.report.rejections import Funnel, funnel
 from factory.report.rundata import RunData, load_run
 from factory.report.usage import StageUsage, stage_usage
-from factory.report.verbs import VerbTree, extract_pairs, verb_tree
+from factory.report.verbs import VerbTree, verb_tree
 
 T = TypeVar("T")
 FIELDS = ("instruction", "input", "output")
@@ -81,7 +81,8 @@ def _load_seeds(data: RunData, notes: list[str]) -> list[Record] | None:
 
 def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_objects: int = 4,
             timer: _Timer | None = None, executor: Any = None) -> Analysis:
-    """Measure a loaded run folder; ``executor`` (a factory.executors.Executor) runs the tokenization."""
+    """Measure a loaded run folder; ``executor`` (a factory.executors.Executor; default: this process) runs the
+    language's analyses."""
     from factory.conversation_stats import summarize
     from factory.plugins import get_plugin
 
@@ -96,17 +97,28 @@ def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_object
     use_font_packages(language.report_fonts)
     records = data.records
     field_name = data.similarity_field
-    tokenize_many = language.tokenize_many if executor is None else (
-        lambda texts: executor.tokenize_many(language, texts))
-    tokens = timer.run("tokenize", lambda: tokenize_many([getattr(r, field_name) for r in records]))
+    if executor is None:
+        from factory.executors import Executor
+
+        executor = Executor()  # this process
+    instructions = [r.instruction for r in records]
+    # One pass per text: the tokens and verb/object pairs of an instruction come from the same analysis (in
+    # the worker that made it, when analysis is spread), never from a second analysis on the driver.
+    if field_name == "instruction":
+        both = timer.run("tokenize", lambda: executor.analyze_many(language, instructions,
+                                                                    ("tokenize_many", "verb_objects")))
+        tokens, pairs = both["tokenize_many"], both["verb_objects"]
+    else:
+        tokens = timer.run("tokenize", lambda: executor.tokenize_many(language, [getattr(r, field_name)
+                                                                                 for r in records]))
+        pairs = timer.run("verbs and objects",
+                          lambda: executor.analyze_many(language, instructions, ("verb_objects",))["verb_objects"])
     to_rest = timer.run("similarity to the rest", lambda: similarity.nearest_in_rest(tokens))
     seeds = _load_seeds(data, notes)
     to_seeds = None
     if seeds:
-        seed_tokens = tokenize_many([getattr(s, field_name) for s in seeds])
+        seed_tokens = executor.tokenize_many(language, [getattr(s, field_name) for s in seeds])
         to_seeds = timer.run("similarity to seeds", lambda: similarity.nearest_in_pool(tokens, seed_tokens))
-    instructions = [r.instruction for r in records]
-    pairs = timer.run("verbs and objects", lambda: extract_pairs(language, instructions))
     tree = verb_tree(pairs, top_verbs, top_objects) if pairs is not None else None
     if pairs is None:
         notes.append(f"the '{language.code}' language plugin does not extract verbs and objects "

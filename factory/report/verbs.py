@@ -33,14 +33,9 @@ class VerbTree:
 
 def extract_pairs(language: Language, instructions: Sequence[str]) -> list[Pair] | None:
     """(verb, object) per instruction, or None when the language plugin cannot extract them."""
-    try:
-        pairs = language.verb_objects(list(instructions))
-    except NotImplementedError:
-        return None
-    if len(pairs) != len(instructions):
-        raise ValueError(f"language '{language.code}' returned {len(pairs)} verb/object pairs "
-                         f"for {len(instructions)} instructions")
-    return pairs
+    from factory.executors import run_methods
+
+    return run_methods(language, instructions, ("verb_objects",))["verb_objects"]
 
 
 def verb_tree(pairs: Sequence[Pair], top_verbs: int = 20, top_objects: int = 4) -> VerbTree:

@@ -641,6 +641,19 @@ class ExecutorConformance(IdentityContract):
             assert executor.tokenize_many(language, texts) == language.tokenize_many(texts)
             assert executor.tokenize_many(language, texts[:3]) == language.tokenize_many(texts[:3])
 
+    def test_analyze_many_gives_every_methods_results_in_order(self):
+        from factory.default_plugins.english import English
+        from factory.testing.synthetic import synthetic_instructions
+
+        texts = synthetic_instructions(self.texts_count, seed=6)
+        language = English()
+        methods = ("tokenize_many", "verb_objects")
+        with self.executor() as executor:
+            got = executor.analyze_many(language, texts, methods)
+        assert list(got) == list(methods)
+        assert got["tokenize_many"] == language.tokenize_many(texts)
+        assert got["verb_objects"] == language.verb_objects(texts)
+
     def test_rouge_pool_decides_like_the_local_greedy_filter(self):
         from factory.default_plugins.english import English
         from factory.similarity import greedy_dedup

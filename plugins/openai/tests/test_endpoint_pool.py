@@ -149,3 +149,28 @@ def test_an_endpoint_killed_mid_run_the_run_finishes_on_the_other(tmp_path):
     endpoints = {e["url"]: e for e in stats["endpoints"]}  # per-endpoint stats in stats.json
     assert endpoints[url_a.rstrip("/")]["failed"] >= 1 and endpoints[url_b.rstrip("/")]["succeeded"] > 0
     assert sum(e["succeeded"] for e in endpoints.values()) == stats["totals"]["requests"]
+
+
+def test_a_resumed_runs_endpoint_stats_count_every_invocations_requests(tmp_path):
+    a, url_a, log_a = _server(tmp_path, "a")
+    b, url_b, log_b = _server(tmp_path, "b")
+    try:
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(RECIPE.format(seeds=write_seeds(tmp_path / "seeds.jsonl"), a=url_a, b=url_b))
+        first = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), "-q", "--set", "method.target=30")
+        assert first.returncode == 0, first.stderr
+        before = {e["url"]: e["requests"] for e in json.loads((tmp_path / "run" / "stats.json").read_text())["endpoints"]}
+        second = run_cli("run", str(recipe), "--out", str(tmp_path / "run"), "-q")  # the same run, to 100
+        assert second.returncode == 0, second.stderr
+    finally:
+        for proc in (a, b):
+            proc.kill()
+            proc.wait()
+    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert stats["status"] == "finished" and stats["accepted"] >= 100
+    endpoints = {e["url"]: e for e in stats["endpoints"]}
+    received = {url_a.rstrip("/"): len(_prompts(log_a)), url_b.rstrip("/"): len(_prompts(log_b))}
+    # server-side counts over both invocations, endpoint by endpoint
+    assert {url: e["requests"] for url, e in endpoints.items()} == received
+    assert all(received[url] > count for url, count in before.items())  # the second invocation added to both
+    assert sum(e["succeeded"] for e in endpoints.values()) == stats["totals"]["requests"] == sum(received.values())

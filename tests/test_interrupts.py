@@ -48,7 +48,9 @@ def test_sigterm_and_ctrl_c_commit_what_is_complete_and_print_the_resume_command
     with LoopbackOpenAI(self_instruct_responder) as clean:
         (tmp_path / "ref.yaml").write_text(RECIPE.format(seeds=seeds, url=clean.base_url))
         assert run_cli("run", str(tmp_path / "ref.yaml"), "--out", str(tmp_path / "ref"), "-q").returncode == 0
-    with LoopbackOpenAI(self_instruct_responder, latency_s=0.2) as server:
+    # replies slow enough that the run cannot reach its target between the check below and the signal, even
+    # on a loaded machine (at 0.2 s it sometimes finished first and exited 0)
+    with LoopbackOpenAI(self_instruct_responder, latency_s=1.0) as server:
         recipe = tmp_path / "r.yaml"
         recipe.write_text(RECIPE.format(seeds=seeds, url=server.base_url))
         out = tmp_path / "run"

@@ -18,7 +18,7 @@ from factory.report.rejections import funnel
 from factory.report.rundata import load_run
 from factory.report.sections import FIGURE_NAMES
 from factory.report.similarity import nearest_in_pool, nearest_in_rest
-from factory.report.verbs import extract_pairs, verb_tree
+from factory.report.verbs import verb_tree
 from factory.similarity import rouge_l_f
 from factory.testing.helpers import run_cli
 from factory_openai.loopback import LoopbackOpenAI
@@ -238,7 +238,7 @@ def _labelled(path: Path) -> list[dict]:
 def test_korean_verb_objects_match_the_labelled_instructions_and_feed_the_tree():
     rows = _labelled(KO_LABELS)
     ko = get_plugin("language", "ko")()
-    got = extract_pairs(ko, [row["instruction"] for row in rows])
+    got = ko.verb_objects([row["instruction"] for row in rows])
     expected = [(row["verb"], row["object"]) for row in rows]
     hits = sum(g == e for g, e in zip(got, expected))
     assert hits / len(rows) >= 0.95  # measured 78 of 80 (the ko plugin's docs)

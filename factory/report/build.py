@@ -105,7 +105,7 @@ def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_object
     # One pass per text: the tokens and verb/object pairs of an instruction come from the same analysis (in
     # the worker that made it, when analysis is spread), never from a second analysis on the driver.
     if field_name == "instruction":
-        both = timer.run("tokenize", lambda: executor.analyze_many(language, instructions,
+        both = timer.run("tokens, verbs and objects", lambda: executor.analyze_many(language, instructions,
                                                                     ("tokenize_many", "verb_objects")))
         tokens, pairs = both["tokenize_many"], both["verb_objects"]
     else:

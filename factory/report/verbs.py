@@ -2,7 +2,8 @@
 
 Extraction belongs to the language plugin (``Language.verb_objects``), since
 finding a root verb is different in every language; this module only counts.
-A plugin without it gives no tree, and the report says so instead of failing.
+A plugin without it gives no tree (the executor's analyses return None for it,
+:func:`factory.executors.run_methods`), and the report says so instead of failing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-from factory.languages import Language
 
 Pair = tuple[str | None, str | None]
 
@@ -29,13 +29,6 @@ class VerbTree:
     with_verb: int
     distinct_verbs: int
     branches: list[VerbBranch]
-
-
-def extract_pairs(language: Language, instructions: Sequence[str]) -> list[Pair] | None:
-    """(verb, object) per instruction, or None when the language plugin cannot extract them."""
-    from factory.executors import run_methods
-
-    return run_methods(language, instructions, ("verb_objects",))["verb_objects"]
 
 
 def verb_tree(pairs: Sequence[Pair], top_verbs: int = 20, top_objects: int = 4) -> VerbTree:

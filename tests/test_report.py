@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from factory.errors import UserError
+from factory.executors import Executor
 from factory.plugins import get_plugin
 from factory.report import build_report
 from factory.report.rejections import funnel
@@ -192,15 +193,38 @@ def _random_items(rng: random.Random, count: int, vocabulary: int) -> list[list[
     return [[rng.choice(words) for _ in range(rng.randint(0, 14))] for _ in range(count)]
 
 
+class _Blocks(Executor):
+    """Cuts the scan into ``parts`` blocks and runs them here, one after the other."""
+
+    def __init__(self, parts: int):
+        super().__init__()
+        self.parts = parts
+        self.calls: list[tuple[int, int]] = []
+
+    def parallelism(self) -> int:
+        return self.parts
+
+    def map_calls(self, function, calls):
+        self.calls += [(start, stop) for _, start, stop in calls]
+        return super().map_calls(function, calls)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 5])
 @pytest.mark.parametrize("dense", [False, True])
-def test_max_rouge_l_against_the_rest_equals_brute_force(dense, monkeypatch):
+def test_max_rouge_l_against_the_rest_equals_brute_force(dense, parts, monkeypatch):
     if dense:  # make common keys dense rows, as they become at 52K
         monkeypatch.setattr("factory.report.overlaps.DENSE_MIN", 3)
         monkeypatch.setattr("factory.report.overlaps.DENSE_SHARE", 4)
+    monkeypatch.setattr("factory.report.similarity.PARALLEL_MIN_RECORDS", 1)
     rng = random.Random(11 + dense)
     for vocabulary in (3, 8, 30):
         items = _random_items(rng, 120, vocabulary)
-        got = nearest_in_rest(items)
+        blocks = _Blocks(parts)
+        got = nearest_in_rest(items, blocks)
+        if parts > 1:  # consecutive blocks covering every record, the later ones shorter (a record costs ~j)
+            assert [start for start, _ in blocks.calls] == [0] + [stop for _, stop in blocks.calls[:-1]]
+            assert blocks.calls[-1][1] == 120 and len(blocks.calls) == parts
+            assert blocks.calls[0][1] > blocks.calls[-1][1] - blocks.calls[-1][0]
         for i, tokens in enumerate(items):
             scores = [(rouge_l_f(tokens, other), j) for j, other in enumerate(items) if j != i]
             best = max(score for score, _ in scores)
@@ -289,11 +313,13 @@ def test_the_report_analyses_each_instruction_once_in_the_executors_workers(kore
     # Every batch goes to the two worker processes (spawned: they import the real Korean plugin), and the
     # driver's own plugin refuses to extract verbs: the pairs must come from the workers' one pass.
     monkeypatch.setattr(factory.executors, "PARALLEL_MIN_TEXTS", 1)
+    monkeypatch.setattr("factory.report.similarity.PARALLEL_MIN_RECORDS", 1)  # the scan in blocks, in the workers
     monkeypatch.setattr(Korean, "verb_objects", not_on_the_driver)
     routed = build_report(korean_run, tmp_path / "routed.html", samples=3, executor=Counting(workers=2))
     accepted = sum(1 for line in (korean_run / "accepted.jsonl").read_text(encoding="utf-8").splitlines() if line)
-    assert Counting.calls[0] == (accepted, ("tokenize_many", "verb_objects"))  # tokens and pairs: one pass
-    assert [methods for _, methods in Counting.calls[1:]] == [("tokenize_many",)]  # then the seeds' tokens
+    seeds = sum(1 for line in load_run(korean_run).seeds_path.read_text(encoding="utf-8").splitlines() if line)
+    # tokens and pairs of the records and the seeds: one pass, all of it in the workers
+    assert seeds and Counting.calls == [(accepted + seeds, ("tokenize_many", "verb_objects"))]
     monkeypatch.undo()
 
     def page(path: Path) -> str:  # the page, less the minute it was written

@@ -249,7 +249,7 @@ def test_push_refuses_an_unfinished_run_and_an_incomplete_export_and_partial_say
 
 def test_random_sigkills_then_resume_count_every_request_the_server_received_within_the_budget(tmp_path):
     """Kills land while requests are on the wire: those are written down (at their estimate) before they are
-    sent, so after the last resume the manifest counts exactly what the server received and the spend it
+    sent, so after the last resume the manifest counts every request the server received and the spend it
     counts (settled + estimated) never passes budget_usd."""
     import random
 
@@ -285,7 +285,10 @@ def test_random_sigkills_then_resume_count_every_request_the_server_received_wit
     assert kills >= 2
     manifest = RunManifest.load(out / "stats.json")
     totals = manifest.totals
-    assert totals.requests + totals.retries == received
+    # Every request the server received is counted. A kill between a request's ledger row and the wire
+    # leaves a row for a request that never arrived: counted (at its estimate, as unsettled), since the
+    # client cannot know; so the count may pass the server's by the unsettled rows, never more.
+    assert received <= totals.requests + totals.retries <= received + totals.unsettled_requests
     assert totals.cost_usd + totals.estimated_usd <= budget
     accepted = [json.loads(line) for line in (out / "accepted.jsonl").read_text().splitlines()]
     assert len({r["id"] for r in accepted}) == len(accepted) == manifest.accepted

@@ -26,7 +26,7 @@ import os
 from typing import Any, ClassVar, Sequence
 
 from factory.contracts import Options, Requirement, runtime
-from factory.executors import Analyses, Executor, run_methods
+from factory.executors import Analyses, Executor, enter_worker, run_methods
 from factory.hookspecs import hookimpl
 from factory.rouge_pool import RougeShard, ShardedRougePool
 
@@ -68,11 +68,16 @@ class _ShardActors:
         self.actors = []
 
 
+def _call_in_worker(function: Any, *args: Any) -> Any:
+    enter_worker()
+    return function(*args)
+
+
 class _Analyser:
     """One language analyser, built once in its actor."""
 
     def __init__(self, language_cls: type, options: Any) -> None:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        enter_worker()
         self.language = language_cls(options)
 
     def analyze_many(self, texts: Sequence[str], methods: tuple[str, ...]) -> Analyses:
@@ -152,6 +157,13 @@ class RayExecutor(Executor):
         actors = self._analysers[1]
         refs = [actors[i % len(actors)].analyze_many.remote(part, methods) for i, part in enumerate(slices)]
         return ray.get(refs)  # in submission order, whichever finished first
+
+    def map_calls(self, function: Any, calls: Sequence[tuple]) -> list[Any]:
+        if len(calls) <= 1:
+            return super().map_calls(function, calls)
+        ray = self._start()
+        remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_call_in_worker)
+        return ray.get([remote.remote(function, *args) for args in calls])
 
     def describe(self) -> dict[str, Any]:
         """Never starts a cluster: what was used, if anything was."""

@@ -102,22 +102,26 @@ def analyze(data: RunData, *, samples: int = 20, top_verbs: int = 20, top_object
 
         executor = Executor()  # this process
     instructions = [r.instruction for r in records]
+    seeds = _load_seeds(data, notes)
+    # The seeds ride along in the records' batch: analysed in the workers with the rest, so the driver never
+    # loads an analyser of its own (Kiwi: 3 s and 500 MB) for a few hundred seed tasks.
+    seed_texts = [getattr(s, field_name) for s in seeds] if seeds else []
     # One pass per text: the tokens and verb/object pairs of an instruction come from the same analysis (in
     # the worker that made it, when analysis is spread), never from a second analysis on the driver.
     if field_name == "instruction":
-        both = timer.run("tokens, verbs and objects", lambda: executor.analyze_many(language, instructions,
-                                                                    ("tokenize_many", "verb_objects")))
-        tokens, pairs = both["tokenize_many"], both["verb_objects"]
+        both = timer.run("tokens, verbs and objects", lambda: executor.analyze_many(
+            language, instructions + seed_texts, ("tokenize_many", "verb_objects")))
+        all_tokens, pairs = both["tokenize_many"], both["verb_objects"]
+        pairs = pairs[:len(records)] if pairs is not None else None
     else:
-        tokens = timer.run("tokenize", lambda: executor.tokenize_many(language, [getattr(r, field_name)
-                                                                                 for r in records]))
+        all_tokens = timer.run("tokenize", lambda: executor.tokenize_many(
+            language, [getattr(r, field_name) for r in records] + seed_texts))
         pairs = timer.run("verbs and objects",
                           lambda: executor.analyze_many(language, instructions, ("verb_objects",))["verb_objects"])
-    to_rest = timer.run("similarity to the rest", lambda: similarity.nearest_in_rest(tokens))
-    seeds = _load_seeds(data, notes)
+    tokens, seed_tokens = all_tokens[:len(records)], all_tokens[len(records):]
+    to_rest = timer.run("similarity to the rest", lambda: similarity.nearest_in_rest(tokens, executor))
     to_seeds = None
     if seeds:
-        seed_tokens = executor.tokenize_many(language, [getattr(s, field_name) for s in seeds])
         to_seeds = timer.run("similarity to seeds", lambda: similarity.nearest_in_pool(tokens, seed_tokens))
     tree = verb_tree(pairs, top_verbs, top_objects) if pairs is not None else None
     if pairs is None:

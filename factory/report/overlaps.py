@@ -40,8 +40,9 @@ def encode(token_lists: Sequence[Sequence[str]], vocab: dict[str, str] | None = 
 class PrefixOverlaps:
     """Overlap of record j with each of records 0..j-1, and exact LCS lengths on demand."""
 
-    def __init__(self, token_lists: Sequence[Sequence[str]]):
-        self.texts = encode(token_lists)
+    def __init__(self, token_lists: Sequence[Sequence[str]] | Sequence[str], encoded: bool = False):
+        """``encoded``: ``token_lists`` are already :func:`encode`'s strings (as a worker receives them)."""
+        self.texts = list(token_lists) if encoded else encode(token_lists)
         n = len(self.texts)
         self.lengths = np.fromiter((len(t) for t in self.texts), dtype=np.int64, count=n)
         key_ids: dict[tuple[str, int], int] = {}
@@ -71,6 +72,17 @@ class PrefixOverlaps:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def skip_to(self, j: int) -> None:
+        """Start the queries at record ``j`` (a block of a parallel scan), as if ``0..j-1`` had been asked."""
+        if j < self._next:
+            raise ValueError(f"records are queried in order: already at {self._next}, cannot go back to {j}")
+        seen, dense = self._seen, self._dense_row
+        for entry in range(self._next, j):
+            for key in self._keys[entry]:
+                if key not in dense:
+                    seen[key] += 1
+        self._next = j
 
     def before(self, j: int) -> np.ndarray | None:
         """Overlap of record ``j`` with records ``0..j-1`` (length-j array); None when none is shared.

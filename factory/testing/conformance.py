@@ -614,6 +614,15 @@ class PublisherConformance:
             make_publisher().publish(folder, repo, dry_run_dir=tmp_path / "dry")
 
 
+def _power_and_threads(base: int, exponent: int) -> tuple[int, int | None, int]:
+    """A worker's job for :meth:`ExecutorConformance.test_map_calls_gives_each_calls_result_in_call_order`."""
+    import os
+
+    from factory.executors import analysis_threads
+
+    return base ** exponent, analysis_threads(), os.getpid()
+
+
 class ExecutorConformance(IdentityContract):
     """What every executor plugin must do: the same answers as this process, in input order.
 
@@ -653,6 +662,17 @@ class ExecutorConformance(IdentityContract):
         assert list(got) == list(methods)
         assert got["tokenize_many"] == language.tokenize_many(texts)
         assert got["verb_objects"] == language.verb_objects(texts)
+
+    def test_map_calls_gives_each_calls_result_in_call_order(self):
+        import os
+
+        calls = [(i, i % 3) for i in range(9)]
+        with self.executor() as executor:
+            got = executor.map_calls(_power_and_threads, calls)
+        assert [value for value, _, _ in got] == [i ** (i % 3) for i in range(9)]
+        # a worker process shares the machine with its peers: one analyser thread each
+        # (factory.executors.enter_worker); this process keeps the library's default
+        assert all(threads == (1 if pid != os.getpid() else None) for _, threads, pid in got), got
 
     def test_rouge_pool_decides_like_the_local_greedy_filter(self):
         from factory.default_plugins.english import English

@@ -33,6 +33,16 @@ CACHE_SIZE = 65_536
 _CACHE: "OrderedDict[str, list[Token]]" = OrderedDict()
 
 
+def kiwi_threads() -> int:
+    """Kiwi's ``num_workers``: every core in a process of its own, one thread in an executor's worker process
+    (:func:`factory.executors.analysis_threads`), whose peers hold the other cores. (Kiwi's 0, no thread at
+    all, cannot analyse a batch: its batch path always hands texts to worker threads.)"""
+    from factory.executors import analysis_threads
+
+    threads = analysis_threads()
+    return NUM_WORKERS if threads is None else threads
+
+
 def get_kiwi() -> "Kiwi":
     """The process-wide Kiwi instance (created, thread-safely, on the first call)."""
     global _KIWI
@@ -41,7 +51,7 @@ def get_kiwi() -> "Kiwi":
             if _KIWI is None:
                 from kiwipiepy import Kiwi
 
-                _KIWI = Kiwi(num_workers=NUM_WORKERS)
+                _KIWI = Kiwi(num_workers=kiwi_threads())
     return _KIWI
 
 

@@ -91,3 +91,20 @@ def test_count_words_stays_linear_on_long_runs_of_symbols():
     started = time.perf_counter()
     assert Korean().count_words(text) == 1
     assert time.perf_counter() - started < 0.5  # a pattern free to start mid-word takes minutes here
+
+
+def test_kiwi_runs_one_thread_in_an_executors_worker_and_every_core_elsewhere(monkeypatch):
+    from factory.executors import ANALYSIS_THREADS_ENV, enter_worker
+
+    monkeypatch.delenv(ANALYSIS_THREADS_ENV, raising=False)
+    assert kiwi.kiwi_threads() == kiwi.NUM_WORKERS == -1  # a process of its own: Kiwi's thread per core
+    monkeypatch.setenv(ANALYSIS_THREADS_ENV, "")  # so that teardown removes what enter_worker sets
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    enter_worker()
+    assert kiwi.kiwi_threads() == 1  # a worker sharing the machine with its peers
+    # and that Kiwi analyses a batch (its 0, no thread, could not)
+    monkeypatch.setattr(kiwi, "_KIWI", None)
+    monkeypatch.setattr(kiwi, "_CACHE", OrderedDict())
+    assert kiwi.get_kiwi().num_workers == 1
+    summary, program = Korean().tokenize_many(TEXTS[:2])
+    assert "문장" in summary and "요약" in summary and "파이썬" in program

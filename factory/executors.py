@@ -85,8 +85,8 @@ def enter_worker() -> None:
     """Called first in every worker process or actor an executor starts: one thread per analyser.
 
     A worker is one of ``workers`` processes sharing the machine's cores, so an analyser that starts a thread
-    per core there (Kiwi's default) runs ``workers`` times too many threads: the 2-worker Korean report spent
-    179 s of CPU where one process spent 67 s.
+    per core there (Kiwi's default) runs ``workers`` times too many threads: 2 Korean workers with a thread per
+    core each took 32 s and 63 s of CPU for 52K instructions, 30 s and 57 s with one (docs/scale.md).
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ[ANALYSIS_THREADS_ENV] = "1"
@@ -166,8 +166,7 @@ class Executor(Plugin):
 class LocalOptions(Options):
     workers: int = runtime(1, ge=1, description="Worker processes for CPU-bound analysis (tokenization, the "
                            "report's similarity scan), one single-threaded analyser each; 1 (the default) keeps it in "
-                           "this process. On Korean, 2 workers analysed 1.96x as fast as one process with Kiwi's own "
-                           "threads (docs/scale.md).")
+                           "this process. Measured per worker count in docs/scale.md.")
 
 
 # -- the worker side of the local process pool: one analyser per worker --------------

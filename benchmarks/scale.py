@@ -1,10 +1,16 @@
 """Benchmark: scaling out. Every ratio is measured in the same run, on the same machine and data.
 
-1. **Dedup**: ``factory dedup`` of N synthetic English instructions (a third
-   edited copies of earlier ones) with the local executor and with the ray
-   executor on a local cluster of ``--ray-cpus`` CPUs: wall time, the driver's
-   peak memory, and whether the two outputs are the same bytes (they must be).
-   Each run is a fresh ``factory`` process, so Ray's start-up is included.
+1. **Dedup**: ``factory dedup`` of N synthetic English instructions with the
+   local executor and with the ray executor on a local cluster of
+   ``--ray-cpus`` CPUs: wall time, the driver's peak memory, and whether the
+   two outputs are the same bytes (they must be). Each run is a fresh
+   ``factory`` process, so Ray's start-up is included. ``--dedup-data``:
+   ``instructions`` (the default) are ``benchmarks/similarity.py``'s
+   instruction-like sentences (templates, word lists, a long tail of invented
+   names; 12% edited copies), the vocabulary of real data; ``dense`` are
+   ``factory.testing.synthetic``'s (125 words, a third edited copies), where
+   every word is in about a tenth of the records: the worst case for an
+   inverted index, each query touching most of the pool.
 2. **Generation throughput**: N requests through one ``openai`` teacher whose
    ``base_url`` is a pool of E loopback endpoints, each answering after a fixed
    latency with at most C requests in flight (``endpoint_concurrency``):
@@ -18,6 +24,7 @@ Usage (defaults finish in a few minutes on 2 cores)::
     OMP_NUM_THREADS=1 python benchmarks/scale.py
     OMP_NUM_THREADS=1 python benchmarks/scale.py --dedup-n 1000000 --requests 800000   # the issue's sizes
     OMP_NUM_THREADS=1 python benchmarks/scale.py --only generation --requests 800000 --no-single-url
+    OMP_NUM_THREADS=1 python benchmarks/scale.py --only dedup --dedup-n 1000000
     python benchmarks/scale.py --only dedup --dedup-n 60000
 """
 
@@ -51,10 +58,32 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, f
     return wall, usage.ru_maxrss / 1024, out
 
 
-def bench_dedup(n: int, ray_cpus: int, workdir: Path) -> list[str]:
+def _instructions_jsonl(path: Path, n: int, seed: int) -> Path:
+    """``benchmarks/similarity.py``'s instruction-like sentences as ``factory dedup`` input rows."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from similarity import synthesize
+
+    with path.open("w", encoding="utf-8") as out:
+        for i, text in enumerate(synthesize(n, seed=seed)):
+            out.write(json.dumps({"id": f"r{i}", "instruction": text, "input": "", "output": f"answer {i}"}) + "\n")
+    return path
+
+
+DEDUP_DATA = {
+    "instructions": ("instruction-like English (benchmarks/similarity.py: long-tailed vocabulary, 12% edited copies)",
+                     _instructions_jsonl),
+    "dense": ("English from 125 words (factory.testing.synthetic: a third edited copies; every word in ~10% of records)",
+              None),
+}
+
+
+def bench_dedup(n: int, ray_cpus: int, workdir: Path, data: str = "instructions") -> list[str]:
     from factory.testing.synthetic import write_synthetic_jsonl
 
-    source = write_synthetic_jsonl(workdir / "in.jsonl", n, seed=1)
+    described, write = DEDUP_DATA[data]
+    source = (write or write_synthetic_jsonl)(workdir / "in.jsonl", n, seed=1)
     rows = []
     outputs = {}
     for name, extra in (("local", ["--workers", "1"]), ("ray", ["--executor", "ray", "--workers", str(ray_cpus)])):
@@ -63,8 +92,9 @@ def bench_dedup(n: int, ray_cpus: int, workdir: Path) -> list[str]:
                                     "--language", "en", *extra])
         outputs[name] = out.read_bytes()
         rows.append((name, wall, rss, stdout.strip().split(";")[0]))
+        print(f"dedup, {name}: {wall:.0f} s", file=sys.stderr, flush=True)
     same = outputs["local"] == outputs["ray"]
-    lines = [f"### Dedup of {n:,} synthetic English records (threshold 0.7)", "",
+    lines = [f"### Dedup of {n:,} synthetic records, {described}; threshold 0.7", "",
              "| executor | wall (s) | driver peak RSS (MiB) | result |", "|---|---:|---:|---|"]
     lines += [f"| {name} | {wall:.1f} | {rss:.0f} | {result} |" for name, wall, rss, result in rows]
     lines += ["", f"ray / local wall: {rows[1][1] / rows[0][1]:.2f}x; outputs byte-identical: {same}", ""]
@@ -190,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["dedup", "generation", "korean"], action="append")
     parser.add_argument("--dedup-n", type=int, default=20_000, help="records to dedup (the issue: 1000000)")
+    parser.add_argument("--dedup-data", choices=sorted(DEDUP_DATA), default="instructions",
+                        help="what to dedup (module docstring)")
     parser.add_argument("--requests", type=int, default=5_000, help="generation requests (the issue: 800000)")
     parser.add_argument("--endpoints", type=int, default=4)
     parser.add_argument("--no-single-url", action="store_true",
@@ -204,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}", ""]
     with tempfile.TemporaryDirectory() as tmp:
         if "dedup" in parts:
-            lines += bench_dedup(args.dedup_n, args.ray_cpus, Path(tmp))
+            lines += bench_dedup(args.dedup_n, args.ray_cpus, Path(tmp), args.dedup_data)
         if "generation" in parts:
             lines += bench_generation(args.requests, args.endpoints, args.endpoint_concurrency, args.latency,
                                       single_url=not args.no_single_url)

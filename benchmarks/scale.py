@@ -71,19 +71,23 @@ def _instructions_jsonl(path: Path, n: int, seed: int) -> Path:
     return path
 
 
+def _dense_jsonl(path: Path, n: int, seed: int) -> Path:
+    from factory.testing.synthetic import write_synthetic_jsonl
+
+    return write_synthetic_jsonl(path, n, seed=seed)
+
+
 DEDUP_DATA = {
     "instructions": ("instruction-like English (benchmarks/similarity.py: long-tailed vocabulary, 12% edited copies)",
                      _instructions_jsonl),
     "dense": ("English from 125 words (factory.testing.synthetic: a third edited copies; every word in ~10% of records)",
-              None),
+              _dense_jsonl),
 }
 
 
 def bench_dedup(n: int, ray_cpus: int, workdir: Path, data: str = "instructions") -> list[str]:
-    from factory.testing.synthetic import write_synthetic_jsonl
-
     described, write = DEDUP_DATA[data]
-    source = (write or write_synthetic_jsonl)(workdir / "in.jsonl", n, seed=1)
+    source = write(workdir / "in.jsonl", n, seed=1)
     rows = []
     outputs = {}
     for name, extra in (("local", ["--workers", "1"]), ("ray", ["--executor", "ray", "--workers", str(ray_cpus)])):

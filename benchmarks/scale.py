@@ -42,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # sibling generators: similarity.py, korean_text.py
 
 
 def _child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
@@ -58,36 +59,31 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, f
     return wall, usage.ru_maxrss / 1024, out
 
 
-def _instructions_jsonl(path: Path, n: int, seed: int) -> Path:
-    """``benchmarks/similarity.py``'s instruction-like sentences as ``factory dedup`` input rows."""
-    import json
+def _dense_instructions(n: int, seed: int) -> list[str]:
+    from factory.testing.synthetic import synthetic_instructions
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    return synthetic_instructions(n, seed)
+
+
+def _instruction_like(n: int, seed: int) -> list[str]:
     from similarity import synthesize
 
-    with path.open("w", encoding="utf-8") as out:
-        for i, text in enumerate(synthesize(n, seed=seed)):
-            out.write(json.dumps({"id": f"r{i}", "instruction": text, "input": "", "output": f"answer {i}"}) + "\n")
-    return path
-
-
-def _dense_jsonl(path: Path, n: int, seed: int) -> Path:
-    from factory.testing.synthetic import write_synthetic_jsonl
-
-    return write_synthetic_jsonl(path, n, seed=seed)
+    return synthesize(n, seed=seed)
 
 
 DEDUP_DATA = {
     "instructions": ("instruction-like English (benchmarks/similarity.py: long-tailed vocabulary, 12% edited copies)",
-                     _instructions_jsonl),
+                     _instruction_like),
     "dense": ("English from 125 words (factory.testing.synthetic: a third edited copies; every word in ~10% of records)",
-              _dense_jsonl),
+              _dense_instructions),
 }
 
 
 def bench_dedup(n: int, ray_cpus: int, workdir: Path, data: str = "instructions") -> list[str]:
-    described, write = DEDUP_DATA[data]
-    source = write(workdir / "in.jsonl", n, seed=1)
+    from factory.testing.synthetic import write_instruction_rows
+
+    described, instructions = DEDUP_DATA[data]
+    source = write_instruction_rows(workdir / "in.jsonl", instructions(n, seed=1))
     rows = []
     outputs = {}
     for name, extra in (("local", ["--workers", "1"]), ("ray", ["--executor", "ray", "--workers", str(ray_cpus)])):
@@ -172,7 +168,6 @@ def bench_korean(n: int, worker_counts: list[int], ray_cpus: int) -> list[str]:
         korean = get_plugin("language", "ko")()
     except Exception as exc:  # noqa: BLE001 - the ko plugin (kiwipiepy) is optional
         return [f"### Korean analysis: skipped ({exc})", ""]
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import random
 
     from korean_text import sentence

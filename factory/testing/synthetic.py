@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Iterable
 
 _VERBS = ["Write", "Explain", "List", "Describe", "Summarize", "Compare", "Translate", "Classify", "Suggest",
           "Rewrite", "Give", "Name", "Outline", "Create", "Find"]
@@ -33,7 +34,12 @@ def synthetic_instructions(n: int, seed: int = 0, duplicate_share: float = 0.3) 
 
 def write_synthetic_jsonl(path: Path, n: int, seed: int = 0, duplicate_share: float = 0.3) -> Path:
     """A JSONL file of ``{"id", "instruction", "input", "output"}`` rows (see :func:`synthetic_instructions`)."""
+    return write_instruction_rows(path, synthetic_instructions(n, seed, duplicate_share))
+
+
+def write_instruction_rows(path: Path, instructions: Iterable[str]) -> Path:
+    """``{"id": "r<i>", "instruction", "input": "", "output"}`` JSONL rows, one per instruction."""
     rows = (json.dumps({"id": f"r{i}", "instruction": text, "input": "", "output": f"answer {i}"}) + "\n"
-            for i, text in enumerate(synthetic_instructions(n, seed, duplicate_share)))
+            for i, text in enumerate(instructions))
     Path(path).write_text("".join(rows), encoding="utf-8")
     return Path(path)
